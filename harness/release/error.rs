@@ -13,7 +13,11 @@ pub enum ReleaseError {
     LockInvalid { path: PathBuf, message: String },
     /// A version was asked for that the lock does not pin.
     #[error("etcd {version} is not pinned in {}; pinned: {pinned}", lock.display())]
-    NotPinned { version: String, lock: PathBuf, pinned: String },
+    NotPinned {
+        version: String,
+        lock: PathBuf,
+        pinned: String,
+    },
     /// A downloaded file's sha256 differs from its pin; nothing was cached.
     #[error("etcd {release}, source {source_label}: {what} sha256 mismatch: expected {expected}, got {actual}")]
     HashMismatch {
@@ -34,13 +38,24 @@ pub enum ReleaseError {
     },
     /// One source could not deliver (network, tool, archive content).
     #[error("etcd {release}, source {source_label}: {message}")]
-    Source { release: String, source_label: String, message: String },
+    Source {
+        release: String,
+        source_label: String,
+        message: String,
+    },
     /// Every source failed; lists what each said.
     #[error("etcd {release}: every source failed: {}", .failures.join("; "))]
-    AllSourcesFailed { release: String, failures: Vec<String> },
+    AllSourcesFailed {
+        release: String,
+        failures: Vec<String>,
+    },
     /// A local build (`--binary NAME=PATH`) is unusable.
     #[error("local etcd build {name} at {}: {message}", path.display())]
-    Local { name: String, path: PathBuf, message: String },
+    Local {
+        name: String,
+        path: PathBuf,
+        message: String,
+    },
     /// The cache directory cannot be written or locked.
     #[error("release cache {}: {message}", path.display())]
     Cache { path: PathBuf, message: String },
@@ -48,6 +63,9 @@ pub enum ReleaseError {
 
 impl ReleaseError {
     pub(crate) fn cache(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
-        ReleaseError::Cache { path: path.into(), message: e.to_string() }
+        ReleaseError::Cache {
+            path: path.into(),
+            message: e.to_string(),
+        }
     }
 }

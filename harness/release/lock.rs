@@ -90,7 +90,11 @@ impl SourceSpec {
     pub fn label(&self) -> String {
         match self {
             SourceSpec::Github { .. } => "github".into(),
-            SourceSpec::Deb { suite, package_version, .. } => {
+            SourceSpec::Deb {
+                suite,
+                package_version,
+                ..
+            } => {
                 format!("deb {suite} {package_version}")
             }
             SourceSpec::Wheel { requirement, .. } => format!("wheel {requirement}"),
@@ -143,9 +147,12 @@ impl Lock {
 
     /// Parses and validates; every error names the file and the field or release at fault.
     pub fn parse(path: &Path, text: &str) -> Result<Lock, ReleaseError> {
-        let bad = |message: String| ReleaseError::LockInvalid { path: path.to_owned(), message };
-        let mut lock: Lock =
-            toml::from_str(text).map_err(|e| bad(e.to_string().replace('\n', " ").trim().into()))?;
+        let bad = |message: String| ReleaseError::LockInvalid {
+            path: path.to_owned(),
+            message,
+        };
+        let mut lock: Lock = toml::from_str(text)
+            .map_err(|e| bad(e.to_string().replace('\n', " ").trim().into()))?;
         lock.path = path.to_owned();
         let mut seen = std::collections::BTreeSet::new();
         for r in &lock.releases {
@@ -180,7 +187,10 @@ impl Lock {
                 }
                 if let SourceSpec::Deb { archives, .. } = s {
                     if archives.is_empty() {
-                        return Err(bad(format!("release {v}, source {}: no `archives`", s.label())));
+                        return Err(bad(format!(
+                            "release {v}, source {}: no `archives`",
+                            s.label()
+                        )));
                     }
                 }
             }
@@ -224,14 +234,21 @@ mod tests {
     #[test]
     fn errors_name_the_file_release_and_field() {
         let e = parse(&deb(&format!("etcd = \"{H}\""))).unwrap_err();
-        assert!(e.contains("test.lock") && e.contains("3.4.23") && e.contains("etcdctl"), "{e}");
+        assert!(
+            e.contains("test.lock") && e.contains("3.4.23") && e.contains("etcdctl"),
+            "{e}"
+        );
         let e = parse(&deb(&format!("etcd = \"{H}\", etcdctl = \"abc\""))).unwrap_err();
         assert!(e.contains("test.lock") && e.contains("not a sha256"), "{e}");
         let e = parse("[[release]]\nversion = \"3.x\"\nbinaries=[]\nsource=[]\n").unwrap_err();
         assert!(e.contains("invalid etcd version"), "{e}");
         let e = parse("[[release]]\nversion = \"3.5.0\"\nbinaries=[\"etcd\",\"etcdctl\"]\n[[release.source]]\nkind = \"ftp\"\n").unwrap_err();
         assert!(e.contains("ftp"), "{e}");
-        let two = format!("{}{}", deb(&format!("etcd = \"{H}\", etcdctl = \"{H}\"")), deb(&format!("etcd = \"{H}\", etcdctl = \"{H}\"")));
+        let two = format!(
+            "{}{}",
+            deb(&format!("etcd = \"{H}\", etcdctl = \"{H}\"")),
+            deb(&format!("etcd = \"{H}\", etcdctl = \"{H}\""))
+        );
         assert!(parse(&two).unwrap_err().contains("pinned twice"));
     }
 
@@ -248,6 +265,9 @@ mod tests {
     fn the_committed_lock_file_parses() {
         let lock = Lock::load(&Lock::default_path()).unwrap();
         let versions: Vec<String> = lock.versions().iter().map(|v| v.to_string()).collect();
-        assert_eq!(versions, ["3.3.25", "3.4.23", "3.5.0", "3.5.1", "3.5.16", "3.5.30"]);
+        assert_eq!(
+            versions,
+            ["3.3.25", "3.4.23", "3.5.0", "3.5.1", "3.5.16", "3.5.30"]
+        );
     }
 }

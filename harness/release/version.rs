@@ -31,11 +31,19 @@ pub struct ParseVersionError(pub String);
 
 impl Version {
     pub fn new(major: u32, minor: u32, patch: u32) -> Self {
-        Version { major, minor, patch, pre: None }
+        Version {
+            major,
+            minor,
+            patch,
+            pre: None,
+        }
     }
 
     pub fn minor_version(&self) -> MinorVersion {
-        MinorVersion { major: self.major, minor: self.minor }
+        MinorVersion {
+            major: self.major,
+            minor: self.minor,
+        }
     }
 
     /// Reads the version line of `etcd --version` output (`etcd Version: 3.5.16`).
@@ -69,7 +77,12 @@ impl FromStr for Version {
         if parts.next().is_some() {
             return Err(err());
         }
-        Ok(Version { major, minor, patch, pre })
+        Ok(Version {
+            major,
+            minor,
+            patch,
+            pre,
+        })
     }
 }
 
@@ -146,8 +159,14 @@ mod tests {
     #[test]
     fn reads_etcd_version_output_and_cluster_field() {
         let out = "etcd Version: 3.4.23\nGit SHA: Not provided\nGo Version: go1.19.8\n";
-        assert_eq!(Version::from_version_output(out), Some(Version::new(3, 4, 23)));
-        assert_eq!(MinorVersion::from_cluster_field("3.4.0"), Some(MinorVersion::new(3, 4)));
+        assert_eq!(
+            Version::from_version_output(out),
+            Some(Version::new(3, 4, 23))
+        );
+        assert_eq!(
+            MinorVersion::from_cluster_field("3.4.0"),
+            Some(MinorVersion::new(3, 4))
+        );
         assert_eq!(MinorVersion::from_cluster_field("not_decided"), None);
         assert_eq!(MinorVersion::from_cluster_field(""), None);
         assert!(MinorVersion::new(3, 4) < MinorVersion::new(3, 5));

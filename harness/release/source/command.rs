@@ -36,7 +36,9 @@ pub fn run_bounded(cmd: &mut Command, scratch: &Path, timeout: Duration) -> Resu
         let said: Vec<&str> = stderr
             .lines()
             .chain(stdout.lines())
-            .filter(|l| !l.trim().is_empty() && !l.starts_with("W: Download is performed unsandboxed"))
+            .filter(|l| {
+                !l.trim().is_empty() && !l.starts_with("W: Download is performed unsandboxed")
+            })
             .collect();
         let tail = said[said.len().saturating_sub(3)..].join(" | ");
         Err(format!("{tool} failed ({status}): {tail}"))

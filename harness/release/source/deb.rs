@@ -42,11 +42,16 @@ pub fn debian_uri(text: &str) -> Option<String> {
             let uris: Vec<&str> = if let Some(rest) = l.strip_prefix("URIs:") {
                 rest.split_whitespace().collect()
             } else if l.starts_with("deb ") {
-                l.split_whitespace().filter(|w| w.contains("://")).take(1).collect()
+                l.split_whitespace()
+                    .filter(|w| w.contains("://"))
+                    .take(1)
+                    .collect()
             } else {
                 Vec::new()
             };
-            uris.into_iter().map(|u| u.trim_end_matches('/').to_string()).collect::<Vec<_>>()
+            uris.into_iter()
+                .map(|u| u.trim_end_matches('/').to_string())
+                .collect::<Vec<_>>()
         })
         .find(|u| u.ends_with("/debian"))
 }
@@ -66,25 +71,39 @@ pub fn download(
         std::fs::create_dir_all(state.join(d)).map_err(|e| e.to_string())?;
     }
     let keyring = Path::new("/usr/share/keyrings/debian-archive-keyring.gpg");
-    let signed = if keyring.exists() { format!("[signed-by={}] ", keyring.display()) } else { String::new() };
+    let signed = if keyring.exists() {
+        format!("[signed-by={}] ", keyring.display())
+    } else {
+        String::new()
+    };
     let list = state.join("sources.list");
-    std::fs::write(&list, format!("deb {signed}{mirror} {suite} main\n")).map_err(|e| e.to_string())?;
+    std::fs::write(&list, format!("deb {signed}{mirror} {suite} main\n"))
+        .map_err(|e| e.to_string())?;
     let apt = |args: &[String], cwd: &Path| {
         let mut cmd = Command::new("apt-get");
         cmd.current_dir(cwd)
             .arg("-q")
             .arg(format!("-o=Dir::Etc::SourceList={}", list.display()))
             .arg("-o=Dir::Etc::SourceParts=/dev/null")
-            .arg(format!("-o=Dir::State::Lists={}", state.join("lists").display()))
+            .arg(format!(
+                "-o=Dir::State::Lists={}",
+                state.join("lists").display()
+            ))
             .arg(format!("-o=Dir::Cache={}", state.join("cache").display()))
             .args(args);
         run_bounded(&mut cmd, dest, cfg.timeout)
     };
-    let wanted: Vec<String> = packages.iter().map(|p| format!("{p}={package_version}")).collect();
+    let wanted: Vec<String> = packages
+        .iter()
+        .map(|p| format!("{p}={package_version}"))
+        .collect();
     let mut download = vec!["download".to_string()];
     download.extend(wanted);
     let has_lists = std::fs::read_dir(state.join("lists"))
-        .map(|rd| rd.filter_map(|e| e.ok()).any(|e| e.file_name().to_string_lossy().ends_with("_Packages")))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
+        })
         .unwrap_or(false);
     if !has_lists {
         apt(&["update".into()], dest)?;
@@ -94,7 +113,10 @@ pub fn download(
         apt(&["update".into()], dest).map_err(|e| format!("{first}; then {e}"))?;
         apt(&download, dest)?;
     }
-    packages.iter().map(|p| super::wheel::find_one_prefixed(dest, &format!("{p}_"), ".deb")).collect()
+    packages
+        .iter()
+        .map(|p| super::wheel::find_one_prefixed(dest, &format!("{p}_"), ".deb"))
+        .collect()
 }
 
 /// Unpacks a .deb with `dpkg-deb -x` and returns its root.
@@ -112,9 +134,18 @@ mod tests {
     #[test]
     fn finds_the_debian_mirror_in_both_syntaxes() {
         let deb822 = "Types: deb\n# http://snapshot.debian.org/x\nURIs: http://deb.example/debian\nSuites: bookworm\n\nTypes: deb\nURIs: http://deb.example/debian-security\n";
-        assert_eq!(debian_uri(deb822).as_deref(), Some("http://deb.example/debian"));
+        assert_eq!(
+            debian_uri(deb822).as_deref(),
+            Some("http://deb.example/debian")
+        );
         let oneline = "deb https://other.example/apt stable main\ndeb [arch=amd64] http://m.example/debian/ bookworm main\n";
-        assert_eq!(debian_uri(oneline).as_deref(), Some("http://m.example/debian"));
-        assert_eq!(debian_uri("deb-src http://m.example/debian bookworm main\n"), None);
+        assert_eq!(
+            debian_uri(oneline).as_deref(),
+            Some("http://m.example/debian")
+        );
+        assert_eq!(
+            debian_uri("deb-src http://m.example/debian bookworm main\n"),
+            None
+        );
     }
 }

@@ -15,7 +15,11 @@ pub fn archive_name(version: &Version) -> String {
 }
 
 pub fn tarball_url(base: &str, version: &Version) -> String {
-    format!("{}/v{version}/{}", base.trim_end_matches('/'), archive_name(version))
+    format!(
+        "{}/v{version}/{}",
+        base.trim_end_matches('/'),
+        archive_name(version)
+    )
 }
 
 pub fn sha256sums_url(base: &str, version: &Version) -> String {
@@ -52,15 +56,23 @@ impl<W: Write> Write for Hashing<W> {
 /// (fewer bytes than Content-Length) is an error.
 pub fn download(url: &str, dest: &Path, cfg: &FetchConfig) -> Result<Sha256, String> {
     let client = http(cfg)?;
-    let mut resp = client.get(url).send().map_err(|e| format!("GET {url}: {}", chain(&e)))?;
+    let mut resp = client
+        .get(url)
+        .send()
+        .map_err(|e| format!("GET {url}: {}", chain(&e)))?;
     let status = resp.status();
     if !status.is_success() {
         return Err(format!("GET {url}: HTTP {status}"));
     }
     let expected_len = resp.content_length();
     let file = std::fs::File::create(dest).map_err(|e| e.to_string())?;
-    let mut w = Hashing { inner: io::BufWriter::new(file), hasher: sha2::Sha256::new() };
-    let n = resp.copy_to(&mut w).map_err(|e| format!("GET {url}: body: {}", chain(&e)))?;
+    let mut w = Hashing {
+        inner: io::BufWriter::new(file),
+        hasher: sha2::Sha256::new(),
+    };
+    let n = resp
+        .copy_to(&mut w)
+        .map_err(|e| format!("GET {url}: body: {}", chain(&e)))?;
     w.flush().map_err(|e| e.to_string())?;
     if let Some(len) = expected_len {
         if n != len {
@@ -72,7 +84,10 @@ pub fn download(url: &str, dest: &Path, cfg: &FetchConfig) -> Result<Sha256, Str
 
 /// Fetches a small text file (SHA256SUMS).
 pub fn get_text(url: &str, cfg: &FetchConfig) -> Result<String, String> {
-    let resp = http(cfg)?.get(url).send().map_err(|e| format!("GET {url}: {}", chain(&e)))?;
+    let resp = http(cfg)?
+        .get(url)
+        .send()
+        .map_err(|e| format!("GET {url}: {}", chain(&e)))?;
     if !resp.status().is_success() {
         return Err(format!("GET {url}: HTTP {}", resp.status()));
     }
@@ -84,7 +99,9 @@ pub fn published_sha256(sums: &str, file: &str) -> Option<Sha256> {
     sums.lines().find_map(|l| {
         let mut parts = l.split_whitespace();
         let (hash, name) = (parts.next()?, parts.next()?);
-        (name.trim_start_matches('*') == file).then(|| Sha256::parse(hash)).flatten()
+        (name.trim_start_matches('*') == file)
+            .then(|| Sha256::parse(hash))
+            .flatten()
     })
 }
 
@@ -96,7 +113,9 @@ pub fn extract(archive: &Path, wanted: &[String], out: &Path) -> Result<Vec<Path
     for entry in tar.entries().map_err(|e| format!("bad tarball: {e}"))? {
         let mut entry = entry.map_err(|e| format!("bad tarball: {e}"))?;
         let path = entry.path().map_err(|e| e.to_string())?.into_owned();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
         // Only top-level files of the release folder: docs may hold files of the same name.
         if path.components().count() != 2 || !wanted.iter().any(|w| w == name) {
             continue;

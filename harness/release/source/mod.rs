@@ -40,9 +40,13 @@ impl FetchConfig {
                 .trim_end_matches('/')
                 .to_string(),
             deb_mirror: var("ETCD_SKEW_DEB_MIRROR"),
-            python: var("ETCD_SKEW_PYTHON").unwrap_or_else(|| "python3".into()).into(),
+            python: var("ETCD_SKEW_PYTHON")
+                .unwrap_or_else(|| "python3".into())
+                .into(),
             timeout: Duration::from_secs(
-                var("ETCD_SKEW_FETCH_TIMEOUT_SECS").and_then(|s| s.parse().ok()).unwrap_or(600),
+                var("ETCD_SKEW_FETCH_TIMEOUT_SECS")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(600),
             ),
         }
     }

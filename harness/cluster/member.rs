@@ -1,0 +1,371 @@
+//! One member: its release, ports, data dir, log file and (while it runs) its process; plus the
+//! per-member queries. Every RPC goes through a client bound to this member's endpoint alone:
+//! etcd-client balances a multi-endpoint client and never retries, which would make "ask member
+//! m2" mean "ask whichever member the balancer picked".
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use etcd_client::{Client, ConnectOptions};
+use serde::Deserialize;
+
+use super::error::ClusterError;
+use super::flags::{self, InitialState, MemberFlags, Timing, TlsFlags};
+use super::process::{ProcState, Supervised};
+use crate::release::{MinorVersion, Release, Version};
+
+/// Bound on one RPC or HTTP request to a member.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What `/version` says: the member's binary and the cluster version it has applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionInfo {
+    pub server: Version,
+    /// `None` while undecided (`not_decided`, or empty right after start).
+    pub cluster: Option<MinorVersion>,
+    pub raw_cluster: String,
+}
+
+/// Settings every member of a cluster starts with.
+#[derive(Clone, Debug)]
+pub struct StartConfig {
+    pub token: String,
+    pub timing: Timing,
+    pub enable_v2: bool,
+    pub tls: Option<TlsFlags>,
+}
+
+pub struct Member {
+    pub name: String,
+    pub release: Release,
+    pub client_url: String,
+    pub peer_url: String,
+    pub data_dir: PathBuf,
+    pub log_path: PathBuf,
+    /// Raft member id, known once the cluster reported it.
+    pub id: Option<u64>,
+    /// Flags this member adds to every start (set by scenarios).
+    pub extra_flags: Vec<String>,
+    proc: Option<Supervised>,
+    http: reqwest::Client,
+}
+
+impl Member {
+    pub fn new(
+        name: &str,
+        release: Release,
+        client_port: u16,
+        peer_port: u16,
+        dir: &Path,
+    ) -> Member {
+        Member {
+            name: name.to_string(),
+            release,
+            client_url: format!("http://127.0.0.1:{client_port}"),
+            peer_url: format!("http://127.0.0.1:{peer_port}"),
+            data_dir: dir.join(format!("{name}.etcd")),
+            log_path: dir.join("logs").join(format!("{name}.log")),
+            id: None,
+            extra_flags: Vec::new(),
+            proc: None,
+            http: reqwest::Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                .connect_timeout(Duration::from_secs(2))
+                .build()
+                .expect("HTTP client"),
+        }
+    }
+
+    /// Starts etcd (the release is re-verified first). The log file is appended to across
+    /// restarts, each start marked with a header line.
+    pub fn start(
+        &mut self,
+        initial_cluster: &str,
+        state: InitialState,
+        cfg: &StartConfig,
+    ) -> Result<(), ClusterError> {
+        if self.is_running() {
+            return Err(ClusterError::Invalid(format!(
+                "member {} is already running",
+                self.name
+            )));
+        }
+        self.release.verify()?;
+        let args = flags::render(
+            &self.release.version,
+            &MemberFlags {
+                name: &self.name,
+                data_dir: &self.data_dir,
+                client_url: &self.client_url,
+                peer_url: &self.peer_url,
+                initial_cluster,
+                initial_state: state,
+                token: &cfg.token,
+                timing: cfg.timing,
+                enable_v2: cfg.enable_v2,
+                tls: cfg.tls.as_ref(),
+                extra: &self.extra_flags,
+            },
+        );
+        let logs = self.log_path.parent().unwrap();
+        std::fs::create_dir_all(logs)
+            .map_err(|e| ClusterError::io(format!("log dir {}", logs.display()), e))?;
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .map_err(|e| ClusterError::io(format!("log {}", self.log_path.display()), e))?;
+        let _ = writeln!(
+            log,
+            "=== etcd-skew: start {} ({}) {}",
+            self.name,
+            self.release.name,
+            args.join(" ")
+        );
+        let mut cmd = Command::new(self.release.etcd());
+        cmd.args(&args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| ClusterError::io("log", e))?)
+            .stderr(log);
+        let p = Supervised::spawn(cmd).map_err(|e| {
+            ClusterError::io(
+                format!(
+                    "spawn {} for member {}",
+                    self.release.etcd().display(),
+                    self.name
+                ),
+                e,
+            )
+        })?;
+        self.proc = Some(p);
+        Ok(())
+    }
+
+    pub fn process_state(&self) -> Option<ProcState> {
+        self.proc.as_ref().map(|p| p.state())
+    }
+
+    /// Running or paused: the process exists.
+    pub fn is_running(&self) -> bool {
+        matches!(
+            self.process_state(),
+            Some(ProcState::Running | ProcState::Paused)
+        )
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.process_state() == Some(ProcState::Paused)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(|p| p.pid())
+    }
+
+    /// `Err(MemberExited)` with the log tail if the process has exited.
+    pub fn check_alive(&self) -> Result<(), ClusterError> {
+        match self.process_state() {
+            Some(ProcState::Exited(status)) => Err(self.exited(status)),
+            None => Err(ClusterError::Invalid(format!(
+                "member {} was never started",
+                self.name
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn exited(&self, status: ExitStatus) -> ClusterError {
+        ClusterError::MemberExited {
+            member: self.name.clone(),
+            release: self.release.name.clone(),
+            status: status.to_string(),
+            log_tail: self.log_tail(8),
+        }
+    }
+
+    /// SIGTERM, SIGKILL after `grace`.
+    pub async fn stop(&self, grace: Duration) -> Option<ExitStatus> {
+        match self.proc.as_ref() {
+            Some(p) => Some(p.terminate(grace).await),
+            None => None,
+        }
+    }
+
+    pub fn kill(&self) -> Option<ExitStatus> {
+        self.proc.as_ref().map(|p| p.kill())
+    }
+
+    pub fn pause(&self) {
+        if let Some(p) = self.proc.as_ref() {
+            p.pause()
+        }
+    }
+
+    pub fn resume(&self) {
+        if let Some(p) = self.proc.as_ref() {
+            p.resume()
+        }
+    }
+
+    /// The last `n` lines of this member's log (all its starts).
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// The log since the most recent start.
+    pub fn log_since_start(&self) -> String {
+        let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        match text.rfind("=== etcd-skew: start") {
+            Some(i) => text[i..].to_string(),
+            None => text,
+        }
+    }
+
+    fn request_err(&self, op: &str, e: impl std::fmt::Display) -> ClusterError {
+        ClusterError::Request {
+            member: self.name.clone(),
+            op: op.into(),
+            message: e.to_string(),
+        }
+    }
+
+    async fn get_json<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, ClusterError> {
+        let url = format!("{}{path}", self.client_url);
+
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| self.request_err(&format!("GET {path}"), e))?;
+        let status = resp.status();
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| self.request_err(&format!("GET {path}"), e))?;
+        serde_json::from_str(&body).map_err(|_| {
+            self.request_err(
+                &format!("GET {path}"),
+                format!("HTTP {status}: {}", body.trim()),
+            )
+        })
+    }
+
+    /// `GET /version`: works on every release, unlike the gRPC status fields.
+    pub async fn version(&self) -> Result<VersionInfo, ClusterError> {
+        #[derive(Deserialize)]
+        struct V {
+            etcdserver: String,
+            etcdcluster: String,
+        }
+        let v: V = self.get_json("/version").await?;
+        let server = v
+            .etcdserver
+            .parse()
+            .map_err(|e| self.request_err("GET /version", e))?;
+        Ok(VersionInfo {
+            server,
+            cluster: MinorVersion::from_cluster_field(&v.etcdcluster),
+            raw_cluster: v.etcdcluster,
+        })
+    }
+
+    /// `GET /health`: true once the member serves a quorum read.
+    pub async fn health(&self) -> Result<bool, ClusterError> {
+        #[derive(Deserialize)]
+        struct H {
+            health: String,
+        }
+        let h: H = self.get_json("/health").await?;
+        Ok(h.health == "true")
+    }
+
+    /// A client bound to this member only, with connect and request timeouts.
+    pub async fn client(&self) -> Result<Client, ClusterError> {
+        let opts = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_timeout(REQUEST_TIMEOUT);
+        let fut = Client::connect([self.client_url.as_str()], Some(opts));
+        match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) => Err(self.request_err("connect", e)),
+            Err(_) => Err(self.request_err("connect", "timed out")),
+        }
+    }
+
+    /// Runs one RPC against this member with a deadline.
+    pub async fn rpc<T, F, Fut>(&self, op: &str, f: F) -> Result<T, ClusterError>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let c = self.client().await?;
+        match tokio::time::timeout(REQUEST_TIMEOUT, f(c)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(self.request_err(op, e)),
+            Err(_) => Err(self.request_err(op, "timed out (outcome unknown)")),
+        }
+    }
+
+    pub async fn put(&self, key: &str, value: &str) -> Result<i64, ClusterError> {
+        let (k, v) = (key.to_string(), value.to_string());
+        let r = self
+            .rpc("put", |mut c| async move { c.put(k, v, None).await })
+            .await?;
+        Ok(r.header().map(|h| h.revision()).unwrap_or_default())
+    }
+
+    /// Linearizable read of one key's value.
+    pub async fn get(&self, key: &str) -> Result<Option<String>, ClusterError> {
+        let k = key.to_string();
+        let r = self
+            .rpc("get", |mut c| async move { c.get(k, None).await })
+            .await?;
+        Ok(r.kvs()
+            .first()
+            .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()))
+    }
+
+    /// Maintenance Status: this member's view of leader, raft index and revision.
+    pub async fn status(&self) -> Result<MemberStatus, ClusterError> {
+        let s = self
+            .rpc("status", |mut c| async move { c.status().await })
+            .await?;
+        let header = s.header();
+        Ok(MemberStatus {
+            member_id: header.map(|h| h.member_id()).unwrap_or_default(),
+            leader: s.leader(),
+            raft_index: s.raft_index(),
+            raft_term: s.raft_term(),
+            revision: header.map(|h| h.revision()).unwrap_or_default(),
+            version: s.version().to_string(),
+        })
+    }
+
+    /// HashKV at `revision` (0: current): the hash of the MVCC key space, for convergence.
+    pub async fn hash_kv(&self, revision: i64) -> Result<(u32, i64), ClusterError> {
+        let r = self
+            .rpc("hashkv", |mut c| async move { c.hash_kv(revision).await })
+            .await?;
+        Ok((
+            r.hash(),
+            r.header().map(|h| h.revision()).unwrap_or_default(),
+        ))
+    }
+}
+
+/// The fields of Maintenance Status that every pinned release fills.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberStatus {
+    pub member_id: u64,
+    pub leader: u64,
+    pub raft_index: u64,
+    pub raft_term: u64,
+    pub revision: i64,
+    pub version: String,
+}

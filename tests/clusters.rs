@@ -1,0 +1,104 @@
+//! Real clusters of every pinned release: boot, replicate, report versions; and a mixed one.
+
+mod common;
+
+use std::time::Duration;
+
+use etcd_skew::cluster::ClusterBuilder;
+use etcd_skew::release::MinorVersion;
+
+/// A 3-member cluster of `version` boots; a put through one member reads back through every
+/// member; `/version` reports the release as `etcdserver` and its minor as the cluster version.
+fn boots_and_replicates(version: &str) {
+    let release = common::releases(&[version]).remove(0);
+    common::runtime().block_on(async {
+        let cluster = ClusterBuilder::new(vec![release.clone(); 3])
+            .start()
+            .await
+            .unwrap();
+        let rev = cluster.member(0).put("skew/boot", version).await.unwrap();
+        assert!(rev > 1, "revision after a put: {rev}");
+        for m in cluster.members() {
+            assert_eq!(
+                m.get("skew/boot").await.unwrap().as_deref(),
+                Some(version),
+                "read via {}",
+                m.name
+            );
+        }
+        cluster
+            .wait_cluster_version(release.version.minor_version(), Duration::from_secs(20))
+            .await
+            .unwrap();
+        for (name, v) in cluster.versions().await {
+            let v = v.unwrap();
+            assert_eq!(v.server, release.version, "{name} etcdserver");
+        }
+        let leader = cluster.leader(Duration::from_secs(10)).await.unwrap();
+        assert!(leader < 3);
+    });
+}
+
+#[test]
+fn release_3_3_25() {
+    boots_and_replicates("3.3.25");
+}
+
+#[test]
+fn release_3_4_23() {
+    boots_and_replicates("3.4.23");
+}
+
+#[test]
+fn release_3_5_0() {
+    boots_and_replicates("3.5.0");
+}
+
+#[test]
+fn release_3_5_1() {
+    boots_and_replicates("3.5.1");
+}
+
+#[test]
+fn release_3_5_16() {
+    boots_and_replicates("3.5.16");
+}
+
+#[test]
+fn release_3_5_30() {
+    boots_and_replicates("3.5.30");
+}
+
+/// Every pinned release has a test above.
+#[test]
+fn every_pinned_release_is_tested() {
+    let src = include_str!("clusters.rs");
+    for v in common::store().lock().versions() {
+        let name = format!("fn release_{}()", v.to_string().replace('.', "_"));
+        assert!(src.contains(&name), "no boot test for pinned release {v}");
+    }
+}
+
+/// Two 3.4.23 members and one 3.5.16: the cluster runs at the lowest minor, 3.4.
+#[test]
+fn mixed_3_4_and_3_5_runs_at_3_4() {
+    let r = common::releases(&["3.4.23", "3.4.23", "3.5.16"]);
+    common::runtime().block_on(async {
+        let cluster = ClusterBuilder::new(r).start().await.unwrap();
+        cluster
+            .wait_cluster_version(MinorVersion::new(3, 4), Duration::from_secs(20))
+            .await
+            .unwrap();
+        let versions = cluster.versions().await;
+        let servers: Vec<String> = versions
+            .iter()
+            .map(|(_, v)| v.as_ref().unwrap().server.to_string())
+            .collect();
+        assert_eq!(servers, ["3.4.23", "3.4.23", "3.5.16"]);
+        cluster.member(2).put("k", "v").await.unwrap();
+        assert_eq!(
+            cluster.member(0).get("k").await.unwrap().as_deref(),
+            Some("v")
+        );
+    });
+}
