@@ -280,9 +280,14 @@ impl ReleaseStore {
         }
         let mut archives = BTreeMap::new();
         match spec {
-            SourceSpec::Github { archive_sha256, .. } => {
+            SourceSpec::Github {
+                archive_sha256,
+                base_url,
+                ..
+            } => {
                 let name = github::archive_name(&pinned.version);
-                let url = github::tarball_url(&self.cfg.github_base, &pinned.version);
+                let base = base_url.as_deref().unwrap_or(&self.cfg.github_base);
+                let url = github::tarball_url(base, &pinned.version);
                 let archive = dl.join(&name);
                 let got = github::download(&url, &archive, &self.cfg).map_err(src)?;
                 check(&name, archive_sha256, &got)?;

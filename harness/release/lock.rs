@@ -54,6 +54,10 @@ pub enum SourceSpec {
     /// Upstream `etcd-vX-linux-amd64.tar.gz` from GitHub releases (or a mirror of that layout).
     Github {
         archive_sha256: Sha256,
+        /// Base URL for this source only (a build store with the release layout); default: the
+        /// GitHub mirror setting.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base_url: Option<String>,
         /// Hashes of the binaries in the archive; empty until a verified download pinned them
         /// (`lock add`). Without them, the archive's hash is what vouches for the binaries.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -89,7 +93,10 @@ impl SourceSpec {
     /// A short label for tables and errors: `deb bookworm 3.4.23-4+b4`.
     pub fn label(&self) -> String {
         match self {
-            SourceSpec::Github { .. } => "github".into(),
+            SourceSpec::Github { base_url: None, .. } => "github".into(),
+            SourceSpec::Github {
+                base_url: Some(u), ..
+            } => format!("github {u}"),
             SourceSpec::Deb {
                 suite,
                 package_version,

@@ -62,6 +62,7 @@ pub fn pin(
             (
                 SourceSpec::Github {
                     archive_sha256: published,
+                    base_url: None,
                     binaries: BTreeMap::new(),
                 },
                 true,
@@ -98,8 +99,13 @@ pub fn pin(
     };
     let fetched = store.fetch_source(&probe, &spec, verify)?;
     let spec = match spec {
-        SourceSpec::Github { archive_sha256, .. } => SourceSpec::Github {
+        SourceSpec::Github {
             archive_sha256,
+            base_url,
+            ..
+        } => SourceSpec::Github {
+            archive_sha256,
+            base_url,
             binaries: fetched.binaries,
         },
         SourceSpec::Deb {

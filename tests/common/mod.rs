@@ -1,6 +1,8 @@
 //! Shared test plumbing: pinned releases from the real cache, a runtime, logging.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::sync::OnceLock;
 
 use etcd_skew::release::{Release, ReleaseStore};
