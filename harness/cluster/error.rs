@@ -9,7 +9,7 @@ use crate::release::ReleaseError;
 pub enum ClusterError {
     /// A member's release could not be resolved or failed verification.
     #[error(transparent)]
-    Release(#[from] ReleaseError),
+    Release(Box<ReleaseError>),
     /// A file or process operation failed.
     #[error("{what}: {message}")]
     Io { what: String, message: String },
@@ -41,6 +41,12 @@ pub enum ClusterError {
     /// An operation's precondition does not hold (unknown member, member not running…).
     #[error("{0}")]
     Invalid(String),
+}
+
+impl From<ReleaseError> for ClusterError {
+    fn from(e: ReleaseError) -> Self {
+        ClusterError::Release(Box::new(e))
+    }
 }
 
 impl ClusterError {

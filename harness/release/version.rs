@@ -101,11 +101,12 @@ impl From<Version> for String {
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
-        if let Some(p) = &self.pre {
-            write!(f, "-{p}")?;
-        }
-        Ok(())
+        // `pad`, so that table columns (`{:<8}`) line up.
+        let s = match &self.pre {
+            Some(p) => format!("{}.{}.{}-{p}", self.major, self.minor, self.patch),
+            None => format!("{}.{}.{}", self.major, self.minor, self.patch),
+        };
+        f.pad(&s)
     }
 }
 
