@@ -7,5 +7,9 @@
 //! 4. checks judge what the cluster reports against a model, and
 //! 5. a report tells what happened.
 
+pub mod check;
 pub mod cluster;
+pub mod model;
+pub mod ops;
 pub mod release;
+pub mod scenario;

@@ -7,9 +7,12 @@
 pub mod error;
 pub mod flags;
 pub mod member;
+pub mod membership;
 pub mod ports;
 pub mod process;
 pub mod running;
+pub mod snapshot;
+pub mod v2;
 pub mod wait;
 
 pub use error::ClusterError;

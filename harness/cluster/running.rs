@@ -133,12 +133,14 @@ impl ClusterBuilder {
             enable_v2: self.enable_v2,
             tls: self.tls.clone(),
         };
+        let next_name = members.len() + 1;
         let mut cluster = Cluster {
             members,
             cfg,
             ports,
             dir: Some(dir),
             keep: false,
+            next_name,
         };
         let initial = cluster.initial_cluster();
         for m in &mut cluster.members {
@@ -150,11 +152,13 @@ impl ClusterBuilder {
 
 /// A running local cluster. Dropping it kills every member.
 pub struct Cluster {
-    members: Vec<Member>,
-    cfg: StartConfig,
-    ports: PortBlock,
-    dir: Option<tempfile::TempDir>,
-    keep: bool,
+    pub(super) members: Vec<Member>,
+    pub(super) cfg: StartConfig,
+    pub(super) ports: PortBlock,
+    pub(super) dir: Option<tempfile::TempDir>,
+    pub(super) keep: bool,
+    /// Number for the next member's name (`m4`…): names are never reused after a removal.
+    pub(super) next_name: usize,
 }
 
 impl Cluster {

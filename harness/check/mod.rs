@@ -1,0 +1,8 @@
+//! Checks: pure verdicts over an [`Observation`] — versions against the model, data against
+//! acknowledged writes, HashKV convergence, monotonic revisions.
+
+pub mod observation;
+pub mod verdict;
+
+pub use observation::{MemberObservation, Observation};
+pub use verdict::Mismatch;

@@ -1,0 +1,30 @@
+//! What the harness saw of a cluster at one moment: the input of every check. Gathered by the
+//! scenario runner from the live cluster; checks themselves never touch one.
+
+use std::collections::BTreeMap;
+
+use crate::release::{MinorVersion, Version};
+
+/// One running member as seen from outside.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberObservation {
+    /// `/version` `etcdserver`; `None` if it did not answer.
+    pub server: Option<Version>,
+    /// `/version` `etcdcluster`, parsed (`None`: undecided or no answer).
+    pub cluster: Option<MinorVersion>,
+    pub raw_cluster: String,
+    /// Values of the model's keys read through this member.
+    pub values: BTreeMap<String, Option<String>>,
+    /// HashKV at [`Observation::hash_revision`] and the member's current revision.
+    pub hash: Option<u32>,
+    pub revision: i64,
+    /// What went wrong while observing, if anything.
+    pub errors: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observation {
+    pub members: BTreeMap<String, MemberObservation>,
+    /// The revision every member's HashKV was taken at (the lowest current revision).
+    pub hash_revision: i64,
+}

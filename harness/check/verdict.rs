@@ -1,0 +1,241 @@
+//! Checks: the model's predictions against an observation. Pure; each mismatch prints both
+//! sides so a failing run says what the model expected and what etcd did.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::observation::Observation;
+use crate::model::Model;
+
+/// One disagreement between the model and etcd.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    pub what: String,
+    pub model: String,
+    pub etcd: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: model expects {}, etcd shows {}",
+            self.what, self.model, self.etcd
+        )
+    }
+}
+
+fn mismatch(
+    what: impl Into<String>,
+    model: impl fmt::Display,
+    etcd: impl fmt::Display,
+) -> Mismatch {
+    Mismatch {
+        what: what.into(),
+        model: model.to_string(),
+        etcd: etcd.to_string(),
+    }
+}
+
+/// Per member `/version`: `etcdserver` is its binary, `etcdcluster` the negotiated version; the
+/// members that run are exactly the ones the model runs.
+pub fn versions(model: &Model, obs: &Observation) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    for (name, m) in &model.members {
+        match (m.running, obs.members.get(name)) {
+            (true, None) => out.push(mismatch(
+                format!("{name} running"),
+                "running",
+                "not running",
+            )),
+            (false, Some(_)) => out.push(mismatch(
+                format!("{name} running"),
+                "not running",
+                "running",
+            )),
+            (true, Some(o)) => {
+                let server = o
+                    .server
+                    .as_ref()
+                    .map_or("no answer".to_string(), |v| v.to_string());
+                if o.server.as_ref() != Some(&m.binary) {
+                    out.push(mismatch(format!("{name} etcdserver"), &m.binary, server));
+                }
+                if o.cluster != model.cluster_version {
+                    let want = model
+                        .cluster_version
+                        .map_or("undecided".into(), |v| v.to_string());
+                    out.push(mismatch(
+                        format!("{name} etcdcluster"),
+                        want,
+                        format!("{:?}", o.raw_cluster),
+                    ));
+                }
+            }
+            (false, None) => {}
+        }
+    }
+    for name in obs
+        .members
+        .keys()
+        .filter(|n| !model.members.contains_key(*n))
+    {
+        out.push(mismatch(
+            format!("{name} running"),
+            "not a member",
+            "running",
+        ));
+    }
+    out
+}
+
+/// Every key's value, read through every running member, is one the model allows.
+pub fn data(model: &Model, obs: &Observation) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    for (name, o) in &obs.members {
+        for (key, k) in &model.data {
+            let seen = o.values.get(key).cloned().flatten();
+            if !o.values.contains_key(key) {
+                out.push(mismatch(
+                    format!("{name} read of {key:?}"),
+                    show(k.acked.as_deref()),
+                    "no answer",
+                ));
+            } else if !k.allows(seen.as_deref()) {
+                let mut allowed: Vec<String> = vec![show(k.acked.as_deref())];
+                allowed.extend(k.maybe.iter().map(|v| show(v.as_deref())));
+                out.push(mismatch(
+                    format!("{name} value of {key:?}"),
+                    allowed.join(" or "),
+                    show(seen.as_deref()),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn show(v: Option<&str>) -> String {
+    v.map_or("<absent>".into(), |v| format!("{v:?}"))
+}
+
+/// All running members report the same HashKV at the same revision.
+pub fn convergence(obs: &Observation) -> Vec<Mismatch> {
+    let hashes: BTreeMap<&String, Option<u32>> =
+        obs.members.iter().map(|(n, o)| (n, o.hash)).collect();
+    let distinct: std::collections::BTreeSet<Option<u32>> = hashes.values().copied().collect();
+    if distinct.len() <= 1 && !distinct.contains(&None) {
+        return Vec::new();
+    }
+    let seen: Vec<String> = hashes
+        .iter()
+        .map(|(n, h)| format!("{n}={}", h.map_or("none".into(), |h| format!("{h:08x}"))))
+        .collect();
+    vec![mismatch(
+        format!("HashKV at revision {}", obs.hash_revision),
+        "one hash on every member",
+        seen.join(" "),
+    )]
+}
+
+/// No member's revision goes backwards between observations (`last` is updated).
+pub fn revisions(last: &mut BTreeMap<String, i64>, obs: &Observation) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    for (name, o) in &obs.members {
+        if o.revision == 0 {
+            continue;
+        }
+        let prev = last.entry(name.clone()).or_insert(0);
+        if o.revision < *prev {
+            out.push(mismatch(
+                format!("{name} revision"),
+                format!(">= {prev}"),
+                o.revision,
+            ));
+        }
+        *prev = (*prev).max(o.revision);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::observation::MemberObservation;
+
+    fn observe(model: &Model, cluster: &str) -> Observation {
+        let members = model
+            .members
+            .iter()
+            .filter(|(_, m)| m.running)
+            .map(|(n, m)| {
+                let o = MemberObservation {
+                    server: Some(m.binary.clone()),
+                    cluster: Some(cluster.parse().unwrap()),
+                    raw_cluster: format!("{cluster}.0"),
+                    hash: Some(7),
+                    revision: 5,
+                    values: model
+                        .data
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.acked.clone()))
+                        .collect(),
+                    errors: vec![],
+                };
+                (n.clone(), o)
+            })
+            .collect();
+        Observation {
+            members,
+            hash_revision: 5,
+        }
+    }
+
+    fn model() -> Model {
+        let mut m = Model::bootstrap((1..=3).map(|i| (format!("m{i}"), "3.4.23".parse().unwrap())));
+        m.ack("k", Some("v"));
+        m
+    }
+
+    #[test]
+    fn agreeing_observation_passes() {
+        let m = model();
+        let o = observe(&m, "3.4");
+        assert!(
+            versions(&m, &o).is_empty() && data(&m, &o).is_empty() && convergence(&o).is_empty()
+        );
+    }
+
+    #[test]
+    fn a_wrong_expectation_fails_with_both_sides_printed() {
+        let mut m = model();
+        // Deliberately wrong: the model claims 3.5 while etcd (observed) says 3.4.
+        m.cluster_version = Some("3.5".parse().unwrap());
+        let o = observe(&model(), "3.4");
+        let diff: Vec<String> = versions(&m, &o).iter().map(|x| x.to_string()).collect();
+        assert_eq!(diff.len(), 3);
+        assert_eq!(
+            diff[0],
+            "m1 etcdcluster: model expects 3.5, etcd shows \"3.4.0\""
+        );
+    }
+
+    #[test]
+    fn lost_and_diverged_data_is_caught() {
+        let m = model();
+        let mut o = observe(&m, "3.4");
+        o.members
+            .get_mut("m2")
+            .unwrap()
+            .values
+            .insert("k".into(), None);
+        o.members.get_mut("m3").unwrap().hash = Some(8);
+        assert_eq!(
+            data(&m, &o)[0].to_string(),
+            "m2 value of \"k\": model expects \"v\", etcd shows <absent>"
+        );
+        assert!(convergence(&o)[0].etcd.contains("m3=00000008"));
+        let mut last = BTreeMap::from([("m1".to_string(), 9)]);
+        assert_eq!(revisions(&mut last, &o).len(), 1);
+    }
+}

@@ -1,0 +1,124 @@
+//! Membership changes on a running cluster, as the maintenance notes (seed 004) do them:
+//! `member add` then start the new member with `--initial-cluster-state existing`; `member
+//! remove` then stop it; migrate a member's data dir to a new peer URL with `member update`.
+
+use std::time::Duration;
+
+use super::error::ClusterError;
+use super::flags::InitialState;
+use super::member::Member;
+use super::running::Cluster;
+use super::wait::{poll, Probe};
+use crate::release::Release;
+
+impl Cluster {
+    /// Creates a member on fresh ports with a fresh name, not started and not yet in the
+    /// cluster's membership. Returns its index.
+    pub fn new_member(&mut self, release: Release) -> Result<usize, ClusterError> {
+        let (c, p) = (self.take_port()?, self.take_port()?);
+        let name = format!("m{}", self.next_name);
+        self.next_name += 1;
+        let dir = self.dir().to_path_buf();
+        self.members.push(Member::new(&name, release, c, p, &dir));
+        Ok(self.members.len() - 1)
+    }
+
+    /// `member add` of member `new`'s peer URL, sent to member `via`. Records the new id.
+    pub async fn member_add(&mut self, via: usize, new: usize) -> Result<u64, ClusterError> {
+        let url = self.members[new].peer_url.clone();
+        let resp = self.members[via]
+            .rpc("member add", |mut c| async move {
+                c.member_add([url.as_str()], None).await
+            })
+            .await?;
+        let id = resp.member().map(|m| m.id()).unwrap_or_default();
+        self.members[new].id = Some(id);
+        Ok(id)
+    }
+
+    /// Starts a member that was added: `--initial-cluster` lists every member plus itself.
+    pub fn start_joining(&mut self, i: usize) -> Result<(), ClusterError> {
+        let initial = self.initial_cluster();
+        let cfg = self.cfg.clone();
+        self.members[i].start(&initial, InitialState::Existing, &cfg)
+    }
+
+    /// `member remove`, sent to `via`; then the removed member's process is stopped (etcd
+    /// usually exits by itself on learning it was removed) and it leaves the cluster's list.
+    pub async fn member_remove(&mut self, via: usize, i: usize) -> Result<Member, ClusterError> {
+        let id = self.members[i].id.ok_or_else(|| {
+            ClusterError::Invalid(format!("member {} has no known id", self.members[i].name))
+        })?;
+        self.members[via]
+            .rpc(
+                "member remove",
+                |mut c| async move { c.member_remove(id).await },
+            )
+            .await?;
+        let m = self.members.remove(i);
+        m.stop(Duration::from_secs(10)).await;
+        Ok(m)
+    }
+
+    /// Moves member `i` to a new peer URL keeping its data (004 "migrate"): stop it, move its
+    /// data dir, `member update` the peer URL through `via`, start it from the moved data dir.
+    /// Its member id stays the same.
+    pub async fn member_migrate(&mut self, via: usize, i: usize) -> Result<(), ClusterError> {
+        let id = self.members[i].id.ok_or_else(|| {
+            ClusterError::Invalid(format!("member {} has no known id", self.members[i].name))
+        })?;
+        self.members[i].stop(Duration::from_secs(10)).await;
+        let new_peer = self.take_port()?;
+        let m = &mut self.members[i];
+        let moved = m
+            .data_dir
+            .with_file_name(format!("{}-migrated.etcd", m.name));
+        std::fs::rename(&m.data_dir, &moved)
+            .map_err(|e| ClusterError::io(format!("move {}", m.data_dir.display()), e))?;
+        m.data_dir = moved;
+        m.peer_url = format!("http://127.0.0.1:{new_peer}");
+        let url = m.peer_url.clone();
+        self.members[via]
+            .rpc("member update", |mut c| async move {
+                c.member_update(id, vec![url]).await
+            })
+            .await?;
+        self.restart_member(i, None)
+    }
+
+    /// Moves leadership off member `i` if it leads (upgrade guides: "move leadership away
+    /// before stopping a leader"). Returns the new leader's index.
+    pub async fn move_leader_away(&mut self, i: usize) -> Result<usize, ClusterError> {
+        let leader = self.leader(Duration::from_secs(15)).await?;
+        if leader != i {
+            return Ok(leader);
+        }
+        let target = self
+            .live()
+            .into_iter()
+            .find(|&j| j != i && self.members[j].id.is_some())
+            .ok_or_else(|| ClusterError::Invalid("no other live member to lead".into()))?;
+        let target_id = self.members[target].id.unwrap();
+        self.members[i]
+            .rpc("move-leader", |mut c| async move {
+                c.move_leader(target_id).await
+            })
+            .await?;
+        let members = &self.members;
+        poll(
+            "leadership to move",
+            Duration::from_secs(15),
+            Duration::from_millis(50),
+            || async move {
+                let s = members[target].status().await.map_err(Probe::from)?;
+                if s.leader == target_id {
+                    Ok(())
+                } else {
+                    Err(Probe::NotYet(format!("leader {:x}", s.leader)))
+                }
+            },
+        )
+        .await?;
+        Ok(target)
+    }
+}

@@ -1,0 +1,242 @@
+//! The model of a cluster that the harness checks etcd against: which binary each member runs,
+//! which run, the cluster version, auth, and what data was acknowledged. Values in, predictions
+//! out: no processes, no sockets, no clock.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::rules::{self, Refusal};
+use crate::release::{MinorVersion, Version};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberModel {
+    pub binary: Version,
+    pub running: bool,
+    /// Has it ever run (has a data dir)? A member added but never started has not.
+    pub started_once: bool,
+}
+
+/// What the model says the values of one key may be: the last acknowledged write, plus writes
+/// whose outcome is unknown (timed out: "maybe applied") issued after it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyModel {
+    /// `None`: acknowledged as deleted, or never written.
+    pub acked: Option<String>,
+    pub maybe: BTreeSet<Option<String>>,
+}
+
+impl KeyModel {
+    pub fn allows(&self, observed: Option<&str>) -> bool {
+        self.acked.as_deref() == observed || self.maybe.contains(&observed.map(str::to_string))
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Model {
+    pub members: BTreeMap<String, MemberModel>,
+    pub cluster_version: Option<MinorVersion>,
+    pub auth: bool,
+    pub data: BTreeMap<String, KeyModel>,
+    pub snapshots: BTreeMap<String, BTreeMap<String, KeyModel>>,
+}
+
+/// The model's prediction for starting a member.
+pub type StartOutcome = Result<(), Refusal>;
+
+impl Model {
+    /// A freshly bootstrapped cluster: every member runs, the version is their lowest minor.
+    pub fn bootstrap(members: impl IntoIterator<Item = (String, Version)>) -> Model {
+        let members: BTreeMap<String, MemberModel> = members
+            .into_iter()
+            .map(|(n, binary)| {
+                (
+                    n,
+                    MemberModel {
+                        binary,
+                        running: true,
+                        started_once: true,
+                    },
+                )
+            })
+            .collect();
+        let cluster_version = rules::lowest_minor(members.values().map(|m| &m.binary));
+        Model {
+            members,
+            cluster_version,
+            ..Model::default()
+        }
+    }
+
+    fn all_running(&self) -> bool {
+        self.members.values().all(|m| m.running)
+    }
+
+    /// Re-derives the cluster version after a change of membership or of running members.
+    fn renegotiate(&mut self) {
+        let lowest = rules::lowest_minor(self.members.values().map(|m| &m.binary));
+        self.cluster_version =
+            rules::next_cluster_version(self.cluster_version, self.all_running(), lowest);
+    }
+
+    pub fn running(&self) -> Vec<&str> {
+        self.members
+            .iter()
+            .filter(|(_, m)| m.running)
+            .map(|(n, _)| n.as_str())
+            .collect()
+    }
+
+    /// Quorum: more than half of the members run.
+    pub fn has_quorum(&self) -> bool {
+        self.running().len() > self.members.len() / 2
+    }
+
+    pub fn stop(&mut self, name: &str) {
+        if let Some(m) = self.members.get_mut(name) {
+            m.running = false;
+        }
+    }
+
+    /// Predicts and applies a (re)start of `name` with `binary` and extra `flags`.
+    pub fn start(&mut self, name: &str, binary: &Version, flags: &[String]) -> StartOutcome {
+        let m = self
+            .members
+            .get(name)
+            .expect("start of a member the model knows");
+        let outcome = rules::may_start(binary, self.cluster_version, !m.started_once, flags);
+        let m = self.members.get_mut(name).unwrap();
+        m.binary = binary.clone();
+        if outcome.is_ok() {
+            m.running = true;
+            m.started_once = true;
+            self.renegotiate();
+        }
+        outcome
+    }
+
+    /// Predicts `member add` received by `via`; applies it when accepted. `connected` is how many
+    /// voting members the receiver has had links to for more than 5 s (the running ones).
+    pub fn member_add(
+        &mut self,
+        via: &str,
+        name: &str,
+        binary: &Version,
+    ) -> Result<(), &'static str> {
+        let receiver = &self.members[via].binary;
+        rules::may_add_member(receiver, self.members.len(), self.running().len())?;
+        self.members.insert(
+            name.into(),
+            MemberModel {
+                binary: binary.clone(),
+                running: false,
+                started_once: false,
+            },
+        );
+        Ok(())
+    }
+
+    pub fn member_remove(&mut self, name: &str) {
+        self.members.remove(name);
+        self.renegotiate();
+    }
+
+    /// An acknowledged write: earlier uncertain writes are settled by it.
+    pub fn ack(&mut self, key: &str, value: Option<&str>) {
+        let k = self.data.entry(key.into()).or_default();
+        k.acked = value.map(str::to_string);
+        k.maybe.clear();
+    }
+
+    /// A write whose outcome is unknown (timeout, lost quorum): it may or may not have happened.
+    pub fn maybe(&mut self, key: &str, value: Option<&str>) {
+        self.data
+            .entry(key.into())
+            .or_default()
+            .maybe
+            .insert(value.map(str::to_string));
+    }
+
+    pub fn save_snapshot(&mut self, name: &str) {
+        self.snapshots.insert(name.into(), self.data.clone());
+    }
+
+    /// A disaster restore: every member restarted from the snapshot, as a new cluster.
+    pub fn restore(&mut self, snapshot: &str) -> Result<(), String> {
+        let data = self
+            .snapshots
+            .get(snapshot)
+            .ok_or_else(|| format!("no snapshot named {snapshot:?}"))?;
+        self.data = data.clone();
+        for m in self.members.values_mut() {
+            m.running = true;
+            m.started_once = true;
+        }
+        self.renegotiate();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        s.parse().unwrap()
+    }
+
+    fn three(r: &str) -> Model {
+        Model::bootstrap((1..=3).map(|i| (format!("m{i}"), v(r))))
+    }
+
+    #[test]
+    fn rolling_upgrade_raises_only_when_all_run_the_new_minor() {
+        let mut m = three("3.4.23");
+        for (i, name) in ["m1", "m2", "m3"].iter().enumerate() {
+            m.stop(name);
+            m.start(name, &v("3.5.16"), &[]).unwrap();
+            let want = if i < 2 { "3.4" } else { "3.5" };
+            assert_eq!(
+                m.cluster_version,
+                Some(want.parse().unwrap()),
+                "after {name}"
+            );
+        }
+        // Now rollback is refused.
+        m.stop("m1");
+        assert!(m.start("m1", &v("3.4.23"), &[]).is_err());
+        assert!(!m.members["m1"].running);
+        // The 3.5 binary starts again.
+        m.start("m1", &v("3.5.16"), &[]).unwrap();
+    }
+
+    #[test]
+    fn partial_upgrade_can_roll_back() {
+        let mut m = three("3.4.23");
+        m.stop("m1");
+        m.start("m1", &v("3.5.16"), &[]).unwrap();
+        m.stop("m1");
+        assert!(m.start("m1", &v("3.4.23"), &[]).is_ok());
+        assert_eq!(m.cluster_version, Some("3.4".parse().unwrap()));
+    }
+
+    #[test]
+    fn no_raise_while_a_member_is_down() {
+        let mut m = three("3.4.23");
+        m.stop("m3");
+        m.stop("m1");
+        m.start("m1", &v("3.5.16"), &[]).unwrap();
+        m.stop("m2");
+        m.start("m2", &v("3.5.16"), &[]).unwrap();
+        assert_eq!(m.cluster_version, Some("3.4".parse().unwrap()));
+    }
+
+    #[test]
+    fn maybe_writes_are_allowed_until_settled() {
+        let mut m = three("3.5.16");
+        m.ack("k", Some("1"));
+        m.maybe("k", Some("2"));
+        assert!(m.data["k"].allows(Some("1")) && m.data["k"].allows(Some("2")));
+        assert!(!m.data["k"].allows(None));
+        m.ack("k", Some("3"));
+        assert!(!m.data["k"].allows(Some("2")));
+    }
+}
