@@ -9,6 +9,7 @@ use etcd_skew::cluster::ClusterBuilder;
 use etcd_skew::release::pin::{self, PinFrom};
 use etcd_skew::release::source::FetchConfig;
 use etcd_skew::release::{CacheState, Lock, Release, ReleaseStore, Version};
+use etcd_skew::scenario::{self, Scenario};
 
 #[derive(Parser)]
 #[command(
@@ -61,6 +62,12 @@ enum Command {
         /// Put data dirs under this path instead of tmpfs.
         #[arg(long)]
         data_root: Option<PathBuf>,
+    },
+    /// Run scenario files step by step against the negotiation oracle.
+    Run {
+        /// Scenario files (scenarios/*.scn).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -192,6 +199,39 @@ fn run(cli: Cli) -> Result<()> {
                 builder = builder.data_root(root);
             }
             tokio::runtime::Runtime::new()?.block_on(up(builder))?;
+        }
+        Command::Run { files } => {
+            let mut known: Vec<String> = store
+                .lock()
+                .versions()
+                .iter()
+                .map(|v| v.to_string())
+                .collect();
+            known.extend(
+                cli.binaries
+                    .iter()
+                    .filter_map(|b| b.split_once('=').map(|(n, _)| n.to_string())),
+            );
+            let scenarios = files
+                .iter()
+                .map(|f| Scenario::load(f, &known))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let mut failed = Vec::new();
+            for s in &scenarios {
+                let report = rt.block_on(scenario::run(&store, s, &mut std::io::stdout()));
+                if let Some(f) = report.failure() {
+                    failed.push(f);
+                }
+            }
+            println!(
+                "{} passed, {} failed",
+                scenarios.len() - failed.len(),
+                failed.len()
+            );
+            if !failed.is_empty() {
+                bail!("{}", failed.join("\n"));
+            }
         }
     }
     Ok(())

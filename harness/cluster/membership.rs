@@ -122,3 +122,11 @@ impl Cluster {
         Ok(target)
     }
 }
+
+impl Cluster {
+    /// Drops a member that never joined (its `member add` was refused).
+    pub fn forget_member(&mut self, i: usize) {
+        let m = self.members.remove(i);
+        m.kill();
+    }
+}

@@ -13,6 +13,8 @@ pub struct MemberModel {
     pub running: bool,
     /// Has it ever run (has a data dir)? A member added but never started has not.
     pub started_once: bool,
+    /// The data as of its last stop: what its backend file holds while it is down.
+    pub data_at_stop: Option<BTreeMap<String, KeyModel>>,
 }
 
 /// What the model says the values of one key may be: the last acknowledged write, plus writes
@@ -54,6 +56,7 @@ impl Model {
                         binary,
                         running: true,
                         started_once: true,
+                        data_at_stop: None,
                     },
                 )
             })
@@ -92,8 +95,33 @@ impl Model {
 
     pub fn stop(&mut self, name: &str) {
         if let Some(m) = self.members.get_mut(name) {
+            if m.running {
+                m.data_at_stop = Some(self.data.clone());
+            }
             m.running = false;
         }
+    }
+
+    /// SIGCONT of a paused member: it never left, so no start rules apply.
+    pub fn resume(&mut self, name: &str) {
+        if let Some(m) = self.members.get_mut(name) {
+            m.running = true;
+        }
+        self.renegotiate();
+    }
+
+    /// The backend file of a stopped member, as a snapshot named `name`.
+    pub fn copy_backend(&mut self, member: &str, name: &str) -> Result<(), String> {
+        let m = self
+            .members
+            .get(member)
+            .ok_or_else(|| format!("no member {member}"))?;
+        let data = m
+            .data_at_stop
+            .clone()
+            .ok_or_else(|| format!("member {member} is not stopped"))?;
+        self.snapshots.insert(name.into(), data);
+        Ok(())
     }
 
     /// Predicts and applies a (re)start of `name` with `binary` and extra `flags`.
@@ -129,6 +157,7 @@ impl Model {
                 binary: binary.clone(),
                 running: false,
                 started_once: false,
+                data_at_stop: None,
             },
         );
         Ok(())

@@ -1,0 +1,560 @@
+//! Applying operations: each step acts on the live cluster and on the model, the model predicts
+//! the outcome (a start refused, a member add rejected, a write that cannot commit), and the
+//! step fails when etcd does otherwise, printing both sides.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::op::{Op, Target};
+use super::oracle::{self, V2_PREFIX};
+use crate::check::Mismatch;
+use crate::cluster::wait::{poll, Probe};
+use crate::cluster::{Cluster, ClusterBuilder, ClusterError};
+use crate::model::{Model, Refusal};
+use crate::release::{Release, ReleaseStore};
+
+/// How long the oracle waits for etcd to agree with the model after a step.
+pub const AGREEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a refused member may take to exit, and a started one to become healthy.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// The model and etcd disagree: a finding (or a model bug), printed with both sides.
+    #[error("model and etcd disagree:\n  {}", .0.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("\n  "))]
+    Disagree(Vec<Mismatch>),
+    /// The step could not be carried out (bad reference, harness or infrastructure failure).
+    #[error("{0}")]
+    Harness(String),
+}
+
+impl From<ClusterError> for StepError {
+    fn from(e: ClusterError) -> Self {
+        StepError::Harness(e.to_string())
+    }
+}
+
+fn disagree(
+    what: impl Into<String>,
+    model: impl Into<String>,
+    etcd: impl Into<String>,
+) -> StepError {
+    StepError::Disagree(vec![Mismatch {
+        what: what.into(),
+        model: model.into(),
+        etcd: etcd.into(),
+    }])
+}
+
+/// Drives one cluster and its model through a sequence of operations.
+pub struct Runner<'a> {
+    store: &'a ReleaseStore,
+    pub cluster: Option<Cluster>,
+    pub model: Model,
+    snapshots: BTreeMap<String, (PathBuf, bool)>,
+    last_revisions: BTreeMap<String, i64>,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(store: &'a ReleaseStore) -> Runner<'a> {
+        Runner {
+            store,
+            cluster: None,
+            model: Model::default(),
+            snapshots: BTreeMap::new(),
+            last_revisions: BTreeMap::new(),
+        }
+    }
+
+    fn cluster(&self) -> Result<&Cluster, StepError> {
+        self.cluster.as_ref().ok_or_else(|| {
+            StepError::Harness("no cluster yet: the first step must be `cluster`".into())
+        })
+    }
+
+    fn cluster_mut(&mut self) -> Result<&mut Cluster, StepError> {
+        self.cluster.as_mut().ok_or_else(|| {
+            StepError::Harness("no cluster yet: the first step must be `cluster`".into())
+        })
+    }
+
+    fn resolve_release(&self, name: &str) -> Result<Release, StepError> {
+        tokio::task::block_in_place(|| self.store.resolve(name))
+            .map_err(|e| StepError::Harness(e.to_string()))
+    }
+
+    /// The index of a member reference.
+    async fn index(&self, t: &Target) -> Result<usize, StepError> {
+        let c = self.cluster()?;
+        match t {
+            Target::Named(n) => c
+                .index_of(n)
+                .ok_or_else(|| StepError::Harness(format!("no member {n}"))),
+            Target::Leader => Ok(c.leader(Duration::from_secs(15)).await?),
+            Target::Follower => {
+                let leader = c.leader(Duration::from_secs(15)).await?;
+                c.live()
+                    .into_iter()
+                    .find(|&i| i != leader)
+                    .ok_or_else(|| StepError::Harness("no live follower".into()))
+            }
+        }
+    }
+
+    async fn via(&self, t: &Option<Target>) -> Result<usize, StepError> {
+        match t {
+            Some(t) => self.index(t).await,
+            None => self
+                .cluster()?
+                .live()
+                .first()
+                .copied()
+                .ok_or_else(|| StepError::Harness("no live member".into())),
+        }
+    }
+
+    fn name(&self, i: usize) -> String {
+        self.cluster
+            .as_ref()
+            .map(|c| c.member(i).name.clone())
+            .unwrap_or_default()
+    }
+
+    /// Applies one operation; returns a one-line outcome.
+    pub async fn apply(&mut self, op: &Op) -> Result<String, StepError> {
+        match op {
+            Op::Cluster { releases, v2, tls } => {
+                if *tls {
+                    return Err(StepError::Harness(
+                        "tls clusters are not supported by this runner yet".into(),
+                    ));
+                }
+                let rs: Vec<Release> = releases
+                    .iter()
+                    .map(|r| self.resolve_release(r))
+                    .collect::<Result<_, _>>()?;
+                let cluster = ClusterBuilder::new(rs.clone())
+                    .enable_v2(*v2)
+                    .start()
+                    .await?;
+                self.model = Model::bootstrap(
+                    cluster
+                        .members()
+                        .iter()
+                        .map(|m| (m.name.clone(), m.release.version.clone())),
+                );
+                self.cluster = Some(cluster);
+                Ok(format!("{} members healthy", rs.len()))
+            }
+            Op::Put { key, value, via } => {
+                let i = self.via(via).await?;
+                self.write(i, key, Some(value)).await
+            }
+            Op::Delete { key } => {
+                let i = self.via(&None).await?;
+                self.write(i, key, None).await
+            }
+            Op::PutMany { prefix, count } => {
+                let i = self.via(&None).await?;
+                for n in 0..*count {
+                    let (k, v) = (format!("{prefix}/{n}"), format!("value-{n}"));
+                    self.cluster()?.member(i).put(&k, &v).await?;
+                    self.model.ack(&k, Some(&v));
+                }
+                Ok(format!("{count} keys written"))
+            }
+            Op::V2Set { key, value } => {
+                let i = self.via(&None).await?;
+                self.cluster()?.member(i).v2_set(key, value).await?;
+                self.model.ack(&format!("{V2_PREFIX}{key}"), Some(value));
+                Ok("v2 write acknowledged".into())
+            }
+            Op::Stop { member } | Op::Kill { member } | Op::Pause { member } => {
+                let i = self.index(member).await?;
+                let name = self.name(i);
+                let c = self.cluster()?;
+                match op {
+                    Op::Stop { .. } => c.stop_member(i).await,
+                    Op::Kill { .. } => {
+                        c.member(i).kill();
+                    }
+                    _ => c.member(i).pause(),
+                }
+                self.model.stop(&name);
+                Ok(format!("{name} down"))
+            }
+            Op::Resume { member } => {
+                let i = self.index(member).await?;
+                let name = self.name(i);
+                self.cluster()?.member(i).resume();
+                self.model.resume(&name);
+                Ok(format!("{name} resumed"))
+            }
+            Op::Start {
+                member,
+                release,
+                flags,
+            } => {
+                let i = self.index(member).await?;
+                let release = match release {
+                    Some(r) => Some(self.resolve_release(r)?),
+                    None => None,
+                };
+                self.start(i, release, flags.clone(), false).await
+            }
+            Op::Upgrade { member, release } => {
+                let i = self.index(member).await?;
+                let r = self.resolve_release(release)?;
+                let c = self.cluster_mut()?;
+                let moved = if c.live().len() > 1 {
+                    c.move_leader_away(i).await.ok()
+                } else {
+                    None
+                };
+                c.stop_member(i).await;
+                let name = self.name(i);
+                self.model.stop(&name);
+                let started = self.start(i, Some(r), Vec::new(), false).await?;
+                let lead = moved
+                    .map(|l| format!("leader {}, ", self.name(l)))
+                    .unwrap_or_default();
+                Ok(format!("{lead}{started}"))
+            }
+            Op::MoveLeaderAway { member } => {
+                let i = self.index(member).await?;
+                let l = self.cluster_mut()?.move_leader_away(i).await?;
+                Ok(format!("leader is {}", self.name(l)))
+            }
+            Op::SnapshotSave { name, from } => {
+                let i = self.index(from).await?;
+                let c = self.cluster()?;
+                let dir = c.dir().join("snapshots");
+                std::fs::create_dir_all(&dir).map_err(|e| StepError::Harness(e.to_string()))?;
+                let path = dir.join(format!("{name}.db"));
+                let n = c.member(i).snapshot_save(&path).await?;
+                self.model.save_snapshot(name);
+                self.snapshots.insert(name.clone(), (path, false));
+                Ok(format!("{n} bytes from {}", self.name(i)))
+            }
+            Op::CopyBackend { name, member } => {
+                let i = self.index(member).await?;
+                let c = self.cluster()?;
+                if c.member(i).is_running() {
+                    return Err(StepError::Harness(format!(
+                        "copy-backend: {} must be stopped first",
+                        c.member(i).name
+                    )));
+                }
+                let dir = c.dir().join("snapshots");
+                std::fs::create_dir_all(&dir).map_err(|e| StepError::Harness(e.to_string()))?;
+                let path = dir.join(format!("{name}.db"));
+                c.copy_backend(i, &path)?;
+                let member_name = self.name(i);
+                self.model
+                    .copy_backend(&member_name, name)
+                    .map_err(StepError::Harness)?;
+                self.snapshots.insert(name.clone(), (path, true));
+                Ok(format!("member/snap/db of {member_name}"))
+            }
+            Op::Restore { name } => {
+                let (path, skip) = self
+                    .snapshots
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| StepError::Harness(format!("no snapshot named {name}")))?;
+                self.cluster_mut()?.restore_all(&path, skip).await?;
+                self.model.restore(name).map_err(StepError::Harness)?;
+                // A restored cluster starts a new history: revisions restart from the snapshot's.
+                self.last_revisions.clear();
+                Ok(format!(
+                    "every member restored from {name}{}",
+                    if skip { " (--skip-hash-check)" } else { "" }
+                ))
+            }
+            Op::MemberAdd {
+                release,
+                via,
+                no_start,
+            } => self.member_add(release, via, *no_start).await,
+            Op::MemberRemove { member } => {
+                let i = self.index(member).await?;
+                let name = self.name(i);
+                let via = self
+                    .cluster()?
+                    .live()
+                    .into_iter()
+                    .find(|&j| j != i)
+                    .ok_or_else(|| StepError::Harness("no other live member".into()))?;
+                self.cluster_mut()?.member_remove(via, i).await?;
+                self.model.member_remove(&name);
+                self.last_revisions.remove(&name);
+                Ok(format!("{name} removed and stopped"))
+            }
+            Op::MemberMigrate { member } => {
+                let i = self.index(member).await?;
+                let name = self.name(i);
+                let via = self
+                    .cluster()?
+                    .live()
+                    .into_iter()
+                    .find(|&j| j != i)
+                    .ok_or_else(|| StepError::Harness("no other live member".into()))?;
+                let c = self.cluster_mut()?;
+                let before = c.member(i).id;
+                c.member_migrate(via, i).await?;
+                let m = c.member(i);
+                let url = m.peer_url.clone();
+                self.wait_started(i).await?;
+                let c = self.cluster_mut()?;
+                c.learn_member_ids().await?;
+                let after = c.member(i).id;
+                if before != after {
+                    return Err(disagree(
+                        format!("{name} member id after migration"),
+                        format!("{before:x?}"),
+                        format!("{after:x?}"),
+                    ));
+                }
+                Ok(format!(
+                    "{name} now at {url}, same member id {:x}",
+                    before.unwrap_or_default()
+                ))
+            }
+            Op::AuthEnable | Op::AuthDisable | Op::RotateCerts { .. } => Err(StepError::Harness(
+                format!("`{op}` is not supported by this runner yet"),
+            )),
+            Op::ExpectClusterVersion(v) => {
+                if self.model.cluster_version != Some(*v) {
+                    return Err(disagree(
+                        "scenario's expected cluster version",
+                        format!(
+                            "{:?} (model)",
+                            self.model.cluster_version.map(|v| v.to_string())
+                        ),
+                        format!("{v} (scenario)"),
+                    ));
+                }
+                Ok(format!("model agrees: {v}"))
+            }
+        }
+    }
+
+    /// A put or delete: acknowledged when the model has quorum, "maybe applied" otherwise (and
+    /// then etcd must not acknowledge it).
+    async fn write(
+        &mut self,
+        i: usize,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<String, StepError> {
+        let m = self.cluster()?.member(i);
+        let name = m.name.clone();
+        let result = match value {
+            Some(v) => m.put(key, v).await.map(|_| ()),
+            None => {
+                let k = key.to_string();
+                m.rpc("delete", |mut c| async move { c.delete(k, None).await })
+                    .await
+                    .map(|_| ())
+            }
+        };
+        let what = format!("write {key:?} via {name}");
+        match (self.model.has_quorum(), result) {
+            (true, Ok(())) => {
+                self.model.ack(key, value);
+                Ok("acknowledged".into())
+            }
+            (true, Err(e)) => Err(disagree(what, "acknowledged (quorum is up)", e.to_string())),
+            (false, Err(e)) => {
+                self.model.maybe(key, value);
+                Ok(format!(
+                    "failed as predicted without quorum (maybe applied): {e}"
+                ))
+            }
+            (false, Ok(())) => Err(disagree(what, "failure (no quorum)", "acknowledged")),
+        }
+    }
+
+    /// Starts member `i` (optionally with another release) and checks the model's prediction:
+    /// healthy, or refused with etcd's own error line.
+    async fn start(
+        &mut self,
+        i: usize,
+        release: Option<Release>,
+        flags: Vec<String>,
+        joining: bool,
+    ) -> Result<String, StepError> {
+        let name = self.name(i);
+        let c = self.cluster_mut()?;
+        if let Some(r) = &release {
+            c.member_mut(i).release = r.clone();
+        }
+        c.member_mut(i).extra_flags = flags.clone();
+        let binary = c.member(i).release.version.clone();
+        let predicted = self.model.start(&name, &binary, &flags);
+        let c = self.cluster_mut()?;
+        if joining {
+            c.start_joining(i)?;
+        } else {
+            c.restart_member(i, None)?;
+        }
+        match predicted {
+            Ok(()) => {
+                self.wait_started(i).await?;
+                Ok(format!("{name} runs {binary}"))
+            }
+            Err(refusal) => self.expect_refused(i, &refusal).await,
+        }
+    }
+
+    /// Waits until member `i` is healthy; its exit is a disagreement with the model.
+    async fn wait_started(&self, i: usize) -> Result<(), StepError> {
+        let m = self.cluster()?.member(i);
+        let r = poll(
+            &format!("{} healthy", m.name),
+            START_TIMEOUT,
+            Duration::from_millis(100),
+            || async move {
+                m.check_alive().map_err(Probe::from)?;
+                match m.health().await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(Probe::NotYet("unhealthy".into())),
+                    Err(e) => Err(Probe::NotYet(e.to_string())),
+                }
+            },
+        )
+        .await;
+        match r {
+            Ok(()) => Ok(()),
+            Err(e @ ClusterError::MemberExited { .. }) => Err(disagree(
+                format!("start of {}", m.name),
+                "starts and serves",
+                e.to_string(),
+            )),
+            Err(e) => Err(StepError::Harness(e.to_string())),
+        }
+    }
+
+    /// Waits for a refused member to exit and finds etcd's refusal line in its log.
+    async fn expect_refused(&mut self, i: usize, refusal: &Refusal) -> Result<String, StepError> {
+        let m = self.cluster()?.member(i);
+        let name = m.name.clone();
+        let exited = poll(
+            &format!("{name} to exit"),
+            START_TIMEOUT,
+            Duration::from_millis(100),
+            || async move {
+                match m.check_alive() {
+                    Err(ClusterError::MemberExited { .. }) => Ok(()),
+                    _ => Err(Probe::NotYet("still running".into())),
+                }
+            },
+        )
+        .await;
+        let log = m.log_since_start();
+        if exited.is_err() {
+            let healthy = m.health().await.unwrap_or(false);
+            m.kill();
+            return Err(disagree(
+                format!("start of {name} ({})", m.release.version),
+                refusal.to_string(),
+                format!("still running {START_TIMEOUT:?} later (healthy: {healthy})"),
+            ));
+        }
+        let patterns = refusal.log_patterns();
+        match log
+            .lines()
+            .find(|l| patterns.iter().any(|p| l.contains(p.as_str())))
+        {
+            Some(line) => Ok(format!("{name} refused as predicted: {}", line.trim())),
+            None => {
+                let tail: Vec<&str> = log.lines().rev().take(3).collect();
+                Err(disagree(
+                    format!("refusal of {name}"),
+                    format!("a log line with one of {patterns:?}"),
+                    tail.join(" | "),
+                ))
+            }
+        }
+    }
+
+    async fn member_add(
+        &mut self,
+        release: &str,
+        via: &Option<Target>,
+        no_start: bool,
+    ) -> Result<String, StepError> {
+        let r = self.resolve_release(release)?;
+        let via = self.via(via).await?;
+        let via_name = self.name(via);
+        let c = self.cluster_mut()?;
+        let i = c.new_member(r.clone())?;
+        let name = c.member(i).name.clone();
+        let predicted = self.model.member_add(&via_name, &name, &r.version);
+        // etcd counts only peer links up for more than 5 s: when the model expects the add to be
+        // accepted, "unhealthy cluster" right after a restart is retried until that holds.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        let result = loop {
+            let c = self.cluster.as_mut().unwrap();
+            let r = c.member_add(via, i).await;
+            match &r {
+                Err(e)
+                    if predicted.is_ok()
+                        && e.to_string().contains("unhealthy cluster")
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                _ => break r,
+            }
+        };
+        match (predicted, result) {
+            (Ok(()), Ok(id)) => {
+                if no_start {
+                    return Ok(format!("{name} added as {id:x}, not started"));
+                }
+                let s = self.start(i, None, Vec::new(), true).await?;
+                Ok(format!("{name} added as {id:x}; {s}"))
+            }
+            (Err(why), Err(e)) if e.to_string().contains(why) => {
+                self.cluster_mut()?.forget_member(i);
+                Ok(format!("member add refused as predicted: {e}"))
+            }
+            (Err(why), Err(e)) => {
+                self.cluster_mut()?.forget_member(i);
+                Err(disagree(
+                    format!("member add via {via_name}"),
+                    format!("refused: {why}"),
+                    e.to_string(),
+                ))
+            }
+            (Err(why), Ok(id)) => Err(disagree(
+                format!("member add via {via_name}"),
+                format!("refused: {why}"),
+                format!("accepted as {id:x}"),
+            )),
+            (Ok(()), Err(e)) => {
+                self.cluster_mut()?.forget_member(i);
+                self.model.member_remove(&name);
+                Err(disagree(
+                    format!("member add via {via_name}"),
+                    "accepted",
+                    e.to_string(),
+                ))
+            }
+        }
+    }
+
+    /// The oracle: waits until etcd agrees with the model. Returns a summary of versions.
+    pub async fn check(&mut self) -> Result<String, StepError> {
+        let Some(c) = self.cluster.as_ref() else {
+            return Ok(String::new());
+        };
+        match oracle::check(c, &self.model, &mut self.last_revisions, AGREEMENT_TIMEOUT).await {
+            Ok(obs) => Ok(oracle::summary(&obs)),
+            Err(m) => Err(StepError::Disagree(m)),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The oracle after every step: observe the live cluster, compare with the model, and poll until
+//! they agree or a deadline passes (the leader raises the cluster version on its own schedule,
+//! about every 5 s, so agreement is eventual). Only the observation touches the cluster; the
+//! verdicts are the pure functions of [`crate::check`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use etcd_client::GetOptions;
+use tokio::time::Instant;
+
+use crate::check::{verdict, MemberObservation, Mismatch, Observation};
+use crate::cluster::Cluster;
+use crate::model::Model;
+
+/// Keys of the model that live in the v2 store carry this prefix.
+pub const V2_PREFIX: &str = "v2:";
+
+/// Reads what every live member says: `/version`, every model key, revision and HashKV.
+pub async fn observe(cluster: &Cluster, model: &Model) -> Observation {
+    let mut obs = Observation::default();
+    let quorum = model.has_quorum();
+    for i in cluster.live() {
+        let m = cluster.member(i);
+        let mut o = MemberObservation::default();
+        match m.version().await {
+            Ok(v) => {
+                o.server = Some(v.server);
+                o.cluster = v.cluster;
+                o.raw_cluster = v.raw_cluster;
+            }
+            Err(e) => o.errors.push(e.to_string()),
+        }
+        if quorum {
+            let all = m
+                .rpc("range all keys", |mut c| async move {
+                    c.get("", Some(GetOptions::new().with_all_keys())).await
+                })
+                .await;
+            match all {
+                Ok(r) => {
+                    o.revision = r.header().map(|h| h.revision()).unwrap_or_default();
+                    let kvs: BTreeMap<String, String> = r
+                        .kvs()
+                        .iter()
+                        .map(|kv| {
+                            (
+                                String::from_utf8_lossy(kv.key()).into_owned(),
+                                String::from_utf8_lossy(kv.value()).into_owned(),
+                            )
+                        })
+                        .collect();
+                    for key in model.data.keys() {
+                        if let Some(v2) = key.strip_prefix(V2_PREFIX) {
+                            if let Ok(v) = m.v2_get(v2).await {
+                                o.values.insert(key.clone(), v);
+                            }
+                        } else {
+                            o.values.insert(key.clone(), kvs.get(key).cloned());
+                        }
+                    }
+                }
+                Err(e) => o.errors.push(e.to_string()),
+            }
+        }
+        obs.members.insert(m.name.clone(), o);
+    }
+    if quorum {
+        obs.hash_revision = obs
+            .members
+            .values()
+            .map(|o| o.revision)
+            .filter(|r| *r > 0)
+            .min()
+            .unwrap_or(0);
+        for i in cluster.live() {
+            let m = cluster.member(i);
+            if let (Some(o), true) = (obs.members.get_mut(&m.name), obs.hash_revision > 0) {
+                match m.hash_kv(obs.hash_revision).await {
+                    Ok((h, _)) => o.hash = Some(h),
+                    Err(e) => o.errors.push(e.to_string()),
+                }
+            }
+        }
+    }
+    obs
+}
+
+/// All verdicts on one observation (data and convergence only while the model has quorum).
+pub fn judge(model: &Model, obs: &Observation) -> Vec<Mismatch> {
+    let mut out = verdict::versions(model, obs);
+    if model.has_quorum() {
+        out.extend(verdict::data(model, obs));
+        out.extend(verdict::convergence(obs));
+    }
+    out
+}
+
+/// Polls until the cluster agrees with the model, or `timeout` passes; then checks that no
+/// revision went backwards. Returns the agreeing observation or the last mismatches.
+pub async fn check(
+    cluster: &Cluster,
+    model: &Model,
+    last_revisions: &mut BTreeMap<String, i64>,
+    timeout: Duration,
+) -> Result<Observation, Vec<Mismatch>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let obs = observe(cluster, model).await;
+        let mismatches = judge(model, &obs);
+        if mismatches.is_empty() {
+            let backwards = verdict::revisions(last_revisions, &obs);
+            return if backwards.is_empty() {
+                Ok(obs)
+            } else {
+                Err(backwards)
+            };
+        }
+        if Instant::now() >= deadline {
+            let mut m = mismatches;
+            for (name, o) in &obs.members {
+                for e in &o.errors {
+                    m.push(Mismatch {
+                        what: format!("{name} observation"),
+                        model: "an answer".into(),
+                        etcd: e.clone(),
+                    });
+                }
+            }
+            return Err(m);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// `m1=3.5.16/3.4 m2=…`: each member's binary and cluster version, for step reports.
+pub fn summary(obs: &Observation) -> String {
+    obs.members
+        .iter()
+        .map(|(n, o)| {
+            let s = o.server.as_ref().map_or("?".into(), |v| v.to_string());
+            let c = o.cluster.map_or("?".into(), |v| v.to_string());
+            format!("{n}={s}/{c}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
