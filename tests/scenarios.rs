@@ -38,6 +38,20 @@ macro_rules! scenario_tests {
 }
 
 scenario_tests! {
+    disaster_recovery_3_4 => "scenarios/disaster-recovery-3.4.scn",
+    disaster_recovery => "scenarios/disaster-recovery.scn",
+    downgrade_3_5_to_3_4_guide => "scenarios/downgrade-3.5-to-3.4-guide.scn",
+    grow_and_shrink => "scenarios/grow-and-shrink.scn",
+    member_add_peer_down_3_5_16 => "scenarios/member-add-peer-down-3.5.16.scn",
+    member_add_peer_down_3_5_30 => "scenarios/member-add-peer-down-3.5.30.scn",
+    migrate_member => "scenarios/migrate-member.scn",
+    newer_member_joins_older_cluster => "scenarios/newer-member-joins-older-cluster.scn",
+    older_member_joins_newer_cluster => "scenarios/older-member-joins-newer-cluster.scn",
+    patch_downgrades_3_5 => "scenarios/patch-downgrades-3.5.scn",
+    quorum_loss => "scenarios/quorum-loss.scn",
+    rollback_after_full_upgrade => "scenarios/rollback-after-full-upgrade.scn",
+    rollback_partial_upgrade => "scenarios/rollback-partial-upgrade.scn",
+    upgrade_3_3_to_3_4_v2 => "scenarios/upgrade-3.3-to-3.4-v2.scn",
     upgrade_3_4_to_3_5 => "scenarios/upgrade-3.4-to-3.5.scn",
 }
 

@@ -15,6 +15,8 @@ pub struct MemberObservation {
     pub raw_cluster: String,
     /// Values of the model's keys read through this member.
     pub values: BTreeMap<String, Option<String>>,
+    /// v3 keys this member holds that the model has never seen written.
+    pub unknown_keys: Vec<String>,
     /// HashKV at [`Observation::hash_revision`] and the member's current revision.
     pub hash: Option<u32>,
     pub revision: i64,

@@ -111,6 +111,13 @@ pub fn data(model: &Model, obs: &Observation) -> Vec<Mismatch> {
                 ));
             }
         }
+        for key in &o.unknown_keys {
+            out.push(mismatch(
+                format!("{name} key {key:?}"),
+                "<absent> (never written, or lost to a restore)",
+                "present",
+            ));
+        }
     }
     out
 }
@@ -181,6 +188,7 @@ mod tests {
                         .map(|(k, v)| (k.clone(), v.acked.clone()))
                         .collect(),
                     errors: vec![],
+                    unknown_keys: vec![],
                 };
                 (n.clone(), o)
             })
@@ -230,8 +238,18 @@ mod tests {
             .values
             .insert("k".into(), None);
         o.members.get_mut("m3").unwrap().hash = Some(8);
+        o.members
+            .get_mut("m1")
+            .unwrap()
+            .unknown_keys
+            .push("ghost".into());
+        let d = data(&m, &o);
         assert_eq!(
-            data(&m, &o)[0].to_string(),
+            d[0].to_string(),
+            "m1 key \"ghost\": model expects <absent> (never written, or lost to a restore), etcd shows present"
+        );
+        assert_eq!(
+            d[1].to_string(),
             "m2 value of \"k\": model expects \"v\", etcd shows <absent>"
         );
         assert!(convergence(&o)[0].etcd.contains("m3=00000008"));

@@ -12,14 +12,19 @@ use super::wait::{poll, Probe};
 use crate::release::Release;
 
 impl Cluster {
-    /// Creates a member on fresh ports with a fresh name, not started and not yet in the
-    /// cluster's membership. Returns its index.
-    pub fn new_member(&mut self, release: Release) -> Result<usize, ClusterError> {
+    /// Creates member `name` on fresh ports, not started and not yet in the cluster's
+    /// membership. Returns its index.
+    pub fn new_member(&mut self, name: &str, release: Release) -> Result<usize, ClusterError> {
+        if self.index_of(name).is_some() {
+            return Err(ClusterError::Invalid(format!(
+                "member {name} already exists"
+            )));
+        }
         let (c, p) = (self.take_port()?, self.take_port()?);
-        let name = format!("m{}", self.next_name);
-        self.next_name += 1;
         let dir = self.dir().to_path_buf();
-        self.members.push(Member::new(&name, release, c, p, &dir));
+        // A name reused after a removal gets a fresh data dir and log.
+        let _ = std::fs::remove_dir_all(dir.join(format!("{name}.etcd")));
+        self.members.push(Member::new(name, release, c, p, &dir));
         Ok(self.members.len() - 1)
     }
 

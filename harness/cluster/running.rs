@@ -133,14 +133,12 @@ impl ClusterBuilder {
             enable_v2: self.enable_v2,
             tls: self.tls.clone(),
         };
-        let next_name = members.len() + 1;
         let mut cluster = Cluster {
             members,
             cfg,
             ports,
             dir: Some(dir),
             keep: false,
-            next_name,
         };
         let initial = cluster.initial_cluster();
         for m in &mut cluster.members {
@@ -157,8 +155,6 @@ pub struct Cluster {
     pub(super) ports: PortBlock,
     pub(super) dir: Option<tempfile::TempDir>,
     pub(super) keep: bool,
-    /// Number for the next member's name (`m4`…): names are never reused after a removal.
-    pub(super) next_name: usize,
 }
 
 impl Cluster {

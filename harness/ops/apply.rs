@@ -274,10 +274,11 @@ impl<'a> Runner<'a> {
                 ))
             }
             Op::MemberAdd {
+                name,
                 release,
                 via,
                 no_start,
-            } => self.member_add(release, via, *no_start).await,
+            } => self.member_add(name, release, via, *no_start).await,
             Op::MemberRemove { member } => {
                 let i = self.index(member).await?;
                 let name = self.name(i);
@@ -482,6 +483,7 @@ impl<'a> Runner<'a> {
 
     async fn member_add(
         &mut self,
+        name: &str,
         release: &str,
         via: &Option<Target>,
         no_start: bool,
@@ -490,8 +492,8 @@ impl<'a> Runner<'a> {
         let via = self.via(via).await?;
         let via_name = self.name(via);
         let c = self.cluster_mut()?;
-        let i = c.new_member(r.clone())?;
-        let name = c.member(i).name.clone();
+        let i = c.new_member(name, r.clone())?;
+        let name = name.to_string();
         let predicted = self.model.member_add(&via_name, &name, &r.version);
         // etcd counts only peer links up for more than 5 s: when the model expects the add to be
         // accepted, "unhealthy cluster" right after a restart is retried until that holds.

@@ -108,6 +108,7 @@ pub enum Op {
     },
     /// `member add` of a new member of `release` through `via`; started unless `no_start`.
     MemberAdd {
+        name: String,
         release: String,
         via: Option<Target>,
         no_start: bool,
@@ -169,13 +170,14 @@ impl fmt::Display for Op {
             Op::CopyBackend { name, member } => write!(f, "copy-backend {name} from {member}"),
             Op::Restore { name } => write!(f, "restore {name}"),
             Op::MemberAdd {
+                name,
                 release,
                 via: v,
                 no_start,
             } => {
                 write!(
                     f,
-                    "member-add {release}{}{}",
+                    "member-add {name} {release}{}{}",
                     via(v),
                     if *no_start { " no-start" } else { "" }
                 )
@@ -305,10 +307,12 @@ pub fn parse_line(line: &str) -> Result<Op, String> {
             let no_start = args.last() == Some(&"no-start");
             let args = if no_start { &args[..args.len() - 1] } else { args };
             let (r, via) = split_via(args)?;
-            if r.len() != 1 {
-                return Err("`member-add` takes a release: member-add RELEASE [via mN] [no-start]".into());
+            let usage = "`member-add` takes a new member name and a release: member-add mN RELEASE [via mM] [no-start]";
+            if r.len() != 2 {
+                return Err(usage.into());
             }
-            Op::MemberAdd { release: r[0].clone(), via, no_start }
+            let Target::Named(name) = target(&r[0])? else { return Err(usage.into()) };
+            Op::MemberAdd { name, release: r[1].clone(), via, no_start }
         }
         "auth-enable" => {
             n_args(0, "")?;
@@ -355,7 +359,7 @@ mod tests {
             "start m1 3.4.23 --next-cluster-version-compatible",
             "upgrade leader 3.5.16",
             "snapshot-save backup from leader",
-            "member-add 3.5.16 via m1 no-start",
+            "member-add m4 3.5.16 via m1 no-start",
             "expect-cluster-version 3.5",
             "rotate-certs ca",
         ] {

@@ -50,6 +50,11 @@ pub async fn observe(cluster: &Cluster, model: &Model) -> Observation {
                             )
                         })
                         .collect();
+                    o.unknown_keys = kvs
+                        .keys()
+                        .filter(|k| !model.data.contains_key(*k))
+                        .cloned()
+                        .collect();
                     for key in model.data.keys() {
                         if let Some(v2) = key.strip_prefix(V2_PREFIX) {
                             if let Ok(v) = m.v2_get(v2).await {

@@ -12,7 +12,7 @@
 //!
 //! Parsing validates everything that can be known before running: verbs and arguments, that
 //! the first step is `cluster`, that releases are pinned, that named members exist at that
-//! point (members added by `member-add` get the next name). Errors name the file and line.
+//! point (`member-add` names the member it adds). Errors name the file and line.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -145,13 +145,15 @@ impl Scenario {
                     check_target(member)?;
                     release_ok(release)?;
                 }
-                Op::MemberAdd { release, via, .. } => {
+                Op::MemberAdd {
+                    name, release, via, ..
+                } => {
                     if let Some(t) = via {
                         check_target(t)?;
                     }
                     release_ok(release)?;
-                    members.insert(format!("m{next}"));
-                    next += 1;
+                    // A refused add may be retried under the same name, so no duplicate check.
+                    members.insert(name.clone());
                 }
                 Op::MemberRemove { member } => {
                     check_target(member)?;
@@ -188,7 +190,7 @@ mod tests {
 
     #[test]
     fn parses_a_procedure() {
-        let s = parse("# Upgrade\n# one at a time\ncluster 3.4.23 3.4.23 3.4.23\n\nupgrade m1 3.5.16 # first\nmember-add 3.5.16\nstop m4\n").unwrap();
+        let s = parse("# Upgrade\n# one at a time\ncluster 3.4.23 3.4.23 3.4.23\n\nupgrade m1 3.5.16 # first\nmember-add m4 3.5.16\nstop m4\n").unwrap();
         assert_eq!(s.title, "Upgrade one at a time");
         assert_eq!(s.steps.len(), 4);
         assert_eq!(s.steps[1].line, 5);
