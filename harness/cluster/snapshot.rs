@@ -24,7 +24,7 @@ impl Member {
             let mut n = 0u64;
             while let Some(chunk) = stream.message().await? {
                 file.write_all(chunk.blob())
-                    .map_err(|e| etcd_client::Error::IoError(e))?;
+                    .map_err(etcd_client::Error::IoError)?;
                 n += chunk.blob().len() as u64;
             }
             Ok::<u64, etcd_client::Error>(n)

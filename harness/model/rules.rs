@@ -133,7 +133,8 @@ pub fn may_add_member(
     members: usize,
     connected: usize,
 ) -> Result<(), &'static str> {
-    let quorum_after = (members + 1) / 2 + 1;
+    let grown = members + 1;
+    let quorum_after = grown / 2 + 1;
     let ok = if *receiver >= Version::new(3, 5, 30) {
         connected >= quorum_after
     } else {
