@@ -38,6 +38,8 @@ macro_rules! scenario_tests {
 }
 
 scenario_tests! {
+    auth_across_upgrade => "scenarios/auth-across-upgrade.scn",
+    auth_downgrade_attempt => "scenarios/auth-downgrade-attempt.scn",
     disaster_recovery_3_4 => "scenarios/disaster-recovery-3.4.scn",
     disaster_recovery => "scenarios/disaster-recovery.scn",
     downgrade_3_5_to_3_4_guide => "scenarios/downgrade-3.5-to-3.4-guide.scn",

@@ -48,6 +48,8 @@ pub struct Member {
     pub id: Option<u64>,
     /// Flags this member adds to every start (set by scenarios).
     pub extra_flags: Vec<String>,
+    /// User and password for every RPC, once auth is enabled.
+    pub credentials: Option<(String, String)>,
     proc: Option<Supervised>,
     http: reqwest::Client,
 }
@@ -69,6 +71,7 @@ impl Member {
             log_path: dir.join("logs").join(format!("{name}.log")),
             id: None,
             extra_flags: Vec::new(),
+            credentials: None,
             proc: None,
             http: reqwest::Client::builder()
                 .timeout(REQUEST_TIMEOUT)
@@ -285,11 +288,25 @@ impl Member {
         Ok(h.health == "true")
     }
 
-    /// A client bound to this member only, with connect and request timeouts.
+    /// A client bound to this member only, with connect and request timeouts (and the
+    /// credentials, once auth is on).
     pub async fn client(&self) -> Result<Client, ClusterError> {
-        let opts = ConnectOptions::new()
+        self.client_as(
+            self.credentials
+                .as_ref()
+                .map(|(u, p)| (u.as_str(), p.as_str())),
+        )
+        .await
+    }
+
+    /// A client bound to this member, authenticated as `user` if given.
+    pub async fn client_as(&self, user: Option<(&str, &str)>) -> Result<Client, ClusterError> {
+        let mut opts = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(REQUEST_TIMEOUT);
+        if let Some((u, p)) = user {
+            opts = opts.with_user(u, p);
+        }
         let fut = Client::connect([self.client_url.as_str()], Some(opts));
         match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
             Ok(Ok(c)) => Ok(c),

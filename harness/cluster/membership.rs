@@ -24,7 +24,9 @@ impl Cluster {
         let dir = self.dir().to_path_buf();
         // A name reused after a removal gets a fresh data dir and log.
         let _ = std::fs::remove_dir_all(dir.join(format!("{name}.etcd")));
-        self.members.push(Member::new(name, release, c, p, &dir));
+        let mut m = Member::new(name, release, c, p, &dir);
+        m.credentials = self.credentials.clone();
+        self.members.push(m);
         Ok(self.members.len() - 1)
     }
 

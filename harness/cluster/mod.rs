@@ -4,6 +4,7 @@
 //! supervises one etcd process, [`member`] is one member and its queries, [`running`] the
 //! cluster, [`wait`] the deadline-bounded polls everything waits with.
 
+pub mod auth;
 pub mod error;
 pub mod flags;
 pub mod member;

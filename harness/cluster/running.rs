@@ -139,6 +139,7 @@ impl ClusterBuilder {
             ports,
             dir: Some(dir),
             keep: false,
+            credentials: None,
         };
         let initial = cluster.initial_cluster();
         for m in &mut cluster.members {
@@ -155,6 +156,8 @@ pub struct Cluster {
     pub(super) ports: PortBlock,
     pub(super) dir: Option<tempfile::TempDir>,
     pub(super) keep: bool,
+    /// Credentials every member's client uses once auth is on (see `auth.rs`).
+    pub(super) credentials: Option<(String, String)>,
 }
 
 impl Cluster {

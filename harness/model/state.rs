@@ -184,6 +184,12 @@ impl Model {
             .insert(value.map(str::to_string));
     }
 
+    /// Whether `user` may write `key`: everyone while auth is off; with auth on, root anywhere
+    /// and the ordinary user only under its role's prefix (etcd's RBAC, `auth.rs` sets it up).
+    pub fn may_write(&self, user: &str, key: &str, user_prefix: &str) -> bool {
+        !self.auth || user == "root" || key.starts_with(user_prefix)
+    }
+
     pub fn save_snapshot(&mut self, name: &str) {
         self.snapshots.insert(name.into(), self.data.clone());
     }

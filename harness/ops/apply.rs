@@ -9,6 +9,8 @@ use std::time::Duration;
 use super::op::{Op, Target};
 use super::oracle::{self, V2_PREFIX};
 use crate::check::Mismatch;
+use crate::cluster::auth::{ROOT, USER, USER_PREFIX, USER_ROLE};
+use crate::cluster::member::REQUEST_TIMEOUT;
 use crate::cluster::wait::{poll, Probe};
 use crate::cluster::{Cluster, ClusterBuilder, ClusterError};
 use crate::model::{Model, Refusal};
@@ -323,9 +325,25 @@ impl<'a> Runner<'a> {
                     before.unwrap_or_default()
                 ))
             }
-            Op::AuthEnable | Op::AuthDisable | Op::RotateCerts { .. } => Err(StepError::Harness(
-                format!("`{op}` is not supported by this runner yet"),
-            )),
+            Op::AuthEnable => {
+                let via = self.via(&None).await?;
+                self.cluster_mut()?.enable_auth(via).await?;
+                self.model.auth = true;
+                Ok(format!(
+                    "auth on: users {} and {} (role {USER_ROLE} on {USER_PREFIX})",
+                    ROOT.0, USER.0
+                ))
+            }
+            Op::AuthDisable => {
+                let via = self.via(&None).await?;
+                self.cluster_mut()?.disable_auth(via).await?;
+                self.model.auth = false;
+                Ok("auth off, users deleted".into())
+            }
+            Op::PutAs { user, key, value } => self.put_as(user, key, value).await,
+            Op::RotateCerts { .. } => Err(StepError::Harness(format!(
+                "`{op}` is not supported by this runner yet"
+            ))),
             Op::ExpectClusterVersion(v) => {
                 if self.model.cluster_version != Some(*v) {
                     return Err(disagree(
@@ -339,6 +357,37 @@ impl<'a> Runner<'a> {
                 }
                 Ok(format!("model agrees: {v}"))
             }
+        }
+    }
+
+    /// A put as a named user: the model predicts whether auth lets it through.
+    async fn put_as(&mut self, user: &str, key: &str, value: &str) -> Result<String, StepError> {
+        let i = self.via(&None).await?;
+        let m = self.cluster()?.member(i);
+        let password = if user == ROOT.0 { ROOT.1 } else { USER.1 };
+        let creds = self.model.auth.then_some((user, password));
+        let (k, v) = (key.to_string(), value.to_string());
+        let client = m.client_as(creds).await;
+        let result = match client {
+            Ok(mut c) => match tokio::time::timeout(REQUEST_TIMEOUT, c.put(k, v, None)).await {
+                Ok(r) => r.map(|_| ()).map_err(|e| e.to_string()),
+                Err(_) => Err("timed out".to_string()),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        let allowed = self.model.may_write(user, key, USER_PREFIX);
+        let what = format!("put {key:?} as {user}");
+        match (allowed, result) {
+            (true, Ok(())) => {
+                self.model.ack(key, Some(value));
+                Ok("acknowledged".into())
+            }
+            (false, Err(e)) if e.contains("permission denied") => {
+                Ok(format!("denied as predicted: {e}"))
+            }
+            (true, Err(e)) => Err(disagree(what, "allowed", e)),
+            (false, Err(e)) => Err(disagree(what, "permission denied", e)),
+            (false, Ok(())) => Err(disagree(what, "permission denied", "acknowledged")),
         }
     }
 

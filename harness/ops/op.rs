@@ -119,6 +119,12 @@ pub enum Op {
     MemberMigrate {
         member: Target,
     },
+    /// A put as `user` (root, or the role-limited user `alice`), allowed or denied by auth.
+    PutAs {
+        user: String,
+        key: String,
+        value: String,
+    },
     /// Root user + a user with a role, then auth enable.
     AuthEnable,
     AuthDisable,
@@ -184,6 +190,7 @@ impl fmt::Display for Op {
             }
             Op::MemberRemove { member } => write!(f, "member-remove {member}"),
             Op::MemberMigrate { member } => write!(f, "member-migrate {member}"),
+            Op::PutAs { user, key, value } => write!(f, "put-as {user} {key} {value}"),
             Op::AuthEnable => f.write_str("auth-enable"),
             Op::AuthDisable => f.write_str("auth-disable"),
             Op::RotateCerts { kind } => {
@@ -314,6 +321,13 @@ pub fn parse_line(line: &str) -> Result<Op, String> {
             let Target::Named(name) = target(&r[0])? else { return Err(usage.into()) };
             Op::MemberAdd { name, release: r[1].clone(), via, no_start }
         }
+        "put-as" => {
+            n_args(3, "USER KEY VALUE")?;
+            if !["root", "alice"].contains(&args[0]) {
+                return Err(format!("put-as: user {:?} is not root or alice", args[0]));
+            }
+            Op::PutAs { user: args[0].into(), key: args[1].into(), value: args[2].into() }
+        }
         "auth-enable" => {
             n_args(0, "")?;
             Op::AuthEnable
@@ -339,7 +353,7 @@ pub fn parse_line(line: &str) -> Result<Op, String> {
         other => {
             return Err(format!(
                 "unknown step {other:?}; steps: cluster, put, put-many, delete, v2-set, stop, kill, pause, resume, start, upgrade, \
-                 move-leader-away, snapshot-save, copy-backend, restore, member-add, member-remove, member-migrate, auth-enable, \
+                 move-leader-away, snapshot-save, copy-backend, restore, member-add, member-remove, member-migrate, put-as, auth-enable, \
                  auth-disable, rotate-certs, expect-cluster-version"
             ))
         }
