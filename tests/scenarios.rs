@@ -53,6 +53,8 @@ scenario_tests! {
     quorum_loss => "scenarios/quorum-loss.scn",
     rollback_after_full_upgrade => "scenarios/rollback-after-full-upgrade.scn",
     rollback_partial_upgrade => "scenarios/rollback-partial-upgrade.scn",
+    tls_rotation => "scenarios/tls-rotation.scn",
+    tls_upgrade_3_4_to_3_5 => "scenarios/tls-upgrade-3.4-to-3.5.scn",
     upgrade_3_3_to_3_4_v2 => "scenarios/upgrade-3.3-to-3.4-v2.scn",
     upgrade_3_4_to_3_5 => "scenarios/upgrade-3.4-to-3.5.scn",
 }

@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use etcd_client::{Client, ConnectOptions};
+use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 use serde::Deserialize;
 
 use super::error::ClusterError;
 use super::flags::{self, InitialState, MemberFlags, Timing, TlsFlags};
 use super::process::{ProcState, Supervised};
+use super::tls::ClientTls;
 use crate::release::{MinorVersion, Release, Version};
 
 /// Bound on one RPC or HTTP request to a member.
@@ -50,8 +51,29 @@ pub struct Member {
     pub extra_flags: Vec<String>,
     /// User and password for every RPC, once auth is enabled.
     pub credentials: Option<(String, String)>,
+    /// Client TLS material when the cluster runs TLS (URLs are then https).
+    pub tls: Option<ClientTls>,
     proc: Option<Supervised>,
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
+}
+
+/// The HTTP client for `/version`, `/health` and v2: bounded, and trusting only the cluster's CA.
+pub fn http_client(tls: Option<&ClientTls>) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(Duration::from_secs(2));
+    if let Some(t) = tls {
+        b = b
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(&t.ca).expect("generated CA parses"),
+            )
+            .identity(
+                reqwest::Identity::from_pem(&[t.cert.as_slice(), t.key.as_slice()].concat())
+                    .expect("generated identity parses"),
+            );
+    }
+    b.build().expect("HTTP client")
 }
 
 impl Member {
@@ -72,12 +94,60 @@ impl Member {
             id: None,
             extra_flags: Vec::new(),
             credentials: None,
+            tls: None,
             proc: None,
-            http: reqwest::Client::builder()
-                .timeout(REQUEST_TIMEOUT)
-                .connect_timeout(Duration::from_secs(2))
-                .build()
-                .expect("HTTP client"),
+            http: http_client(None),
+        }
+    }
+
+    /// Switches this member to TLS: https URLs, and clients that present `tls`.
+    pub fn use_tls(&mut self, tls: ClientTls) {
+        self.client_url = self.client_url.replace("http://", "https://");
+        self.peer_url = self.peer_url.replace("http://", "https://");
+        self.http = http_client(Some(&tls));
+        self.tls = Some(tls);
+    }
+
+    /// Checks that the certificate served on the client (or peer) port carries the SAN
+    /// `marker`: the client resolves `marker` to this member and verifies the name.
+    pub async fn serves_certificate(&self, marker: &str, peer: bool) -> Result<(), ClusterError> {
+        let url = if peer {
+            &self.peer_url
+        } else {
+            &self.client_url
+        };
+        let port: u16 = url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_default();
+        let tls = self
+            .tls
+            .as_ref()
+            .ok_or_else(|| ClusterError::Invalid(format!("member {} has no TLS", self.name)))?;
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(&tls.ca).map_err(|e| self.request_err("tls", e))?,
+            )
+            .identity(
+                reqwest::Identity::from_pem(&[tls.cert.as_slice(), tls.key.as_slice()].concat())
+                    .map_err(|e| self.request_err("tls", e))?,
+            )
+            .resolve(marker, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .build()
+            .map_err(|e| self.request_err("tls", e))?;
+        let u = format!("https://{marker}:{port}/version");
+        let resp = client
+            .get(&u)
+            .send()
+            .await
+            .map_err(|e| self.request_err(&format!("GET {u}"), chain(&e)))?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(self.request_err(&format!("GET {u}"), resp.status()))
         }
     }
 
@@ -307,6 +377,13 @@ impl Member {
         if let Some((u, p)) = user {
             opts = opts.with_user(u, p);
         }
+        if let Some(t) = &self.tls {
+            opts = opts.with_tls(
+                TlsOptions::new()
+                    .ca_certificate(Certificate::from_pem(&t.ca))
+                    .identity(Identity::from_pem(&t.cert, &t.key)),
+            );
+        }
         let fut = Client::connect([self.client_url.as_str()], Some(opts));
         match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
             Ok(Ok(c)) => Ok(c),
@@ -385,4 +462,16 @@ pub struct MemberStatus {
     pub raft_term: u64,
     pub revision: i64,
     pub version: String,
+}
+
+/// Error text with its causes (TLS failures sit a few levels down).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
 }

@@ -26,6 +26,9 @@ impl Cluster {
         let _ = std::fs::remove_dir_all(dir.join(format!("{name}.etcd")));
         let mut m = Member::new(name, release, c, p, &dir);
         m.credentials = self.credentials.clone();
+        if let Some(pki) = &self.pki {
+            m.use_tls(pki.client()?);
+        }
         self.members.push(m);
         Ok(self.members.len() - 1)
     }

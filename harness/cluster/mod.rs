@@ -13,6 +13,7 @@ pub mod ports;
 pub mod process;
 pub mod running;
 pub mod snapshot;
+pub mod tls;
 pub mod v2;
 pub mod wait;
 

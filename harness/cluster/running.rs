@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::ClusterError;
-use super::flags::{InitialState, Timing, TlsFlags};
+use super::flags::{InitialState, Timing};
 use super::member::{Member, MemberStatus, StartConfig, VersionInfo};
 use super::ports::PortBlock;
+use super::tls::Pki;
 use super::wait::{poll, Probe};
 use crate::release::{MinorVersion, Release};
 
@@ -26,7 +27,7 @@ pub struct ClusterBuilder {
     releases: Vec<Release>,
     timing: Timing,
     enable_v2: bool,
-    tls: Option<TlsFlags>,
+    tls: bool,
     data_root: Option<PathBuf>,
     health_timeout: Duration,
 }
@@ -38,7 +39,7 @@ impl ClusterBuilder {
             releases,
             timing: Timing::default(),
             enable_v2: false,
-            tls: None,
+            tls: false,
             data_root: std::env::var_os("ETCD_SKEW_DATA_ROOT").map(PathBuf::from),
             health_timeout: Duration::from_secs(30),
         }
@@ -55,8 +56,9 @@ impl ClusterBuilder {
         self
     }
 
-    pub fn tls(mut self, tls: TlsFlags) -> Self {
-        self.tls = Some(tls);
+    /// Run TLS on client and peer ports with a CA and certs generated for this cluster.
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
         self
     }
 
@@ -126,12 +128,22 @@ impl ClusterBuilder {
                 dir.path(),
             ));
         }
+        let pki = match self.tls {
+            true => Some(Pki::create(&dir.path().join("tls"))?),
+            false => None,
+        };
+        if let Some(pki) = &pki {
+            let client = pki.client()?;
+            for m in &mut members {
+                m.use_tls(client.clone());
+            }
+        }
         let token = format!("etcd-skew-{}", rand::random::<u32>());
         let cfg = StartConfig {
             token,
             timing: self.timing,
             enable_v2: self.enable_v2,
-            tls: self.tls.clone(),
+            tls: pki.as_ref().map(Pki::flags),
         };
         let mut cluster = Cluster {
             members,
@@ -140,6 +152,7 @@ impl ClusterBuilder {
             dir: Some(dir),
             keep: false,
             credentials: None,
+            pki,
         };
         let initial = cluster.initial_cluster();
         for m in &mut cluster.members {
@@ -158,6 +171,8 @@ pub struct Cluster {
     pub(super) keep: bool,
     /// Credentials every member's client uses once auth is on (see `auth.rs`).
     pub(super) credentials: Option<(String, String)>,
+    /// The cluster's CA and certificates, when it runs TLS (see `tls.rs`).
+    pub(super) pki: Option<Pki>,
 }
 
 impl Cluster {

@@ -18,10 +18,10 @@ impl Member {
             op: "v2 set".into(),
             message: m,
         };
-        let resp = reqwest::Client::new()
+        let resp = self
+            .http
             .put(&url)
             .form(&[("value", value)])
-            .timeout(super::member::REQUEST_TIMEOUT)
             .send()
             .await
             .map_err(|e| err(e.to_string()))?;
@@ -56,9 +56,9 @@ impl Member {
             op: "v2 get".into(),
             message: m,
         };
-        let resp = reqwest::Client::new()
+        let resp = self
+            .http
             .get(&url)
-            .timeout(super::member::REQUEST_TIMEOUT)
             .send()
             .await
             .map_err(|e| err(e.to_string()))?;

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::op::{Op, Target};
+use super::op::{CertKind, Op, Target};
 use super::oracle::{self, V2_PREFIX};
 use crate::check::Mismatch;
 use crate::cluster::auth::{ROOT, USER, USER_PREFIX, USER_ROLE};
-use crate::cluster::member::REQUEST_TIMEOUT;
+use crate::cluster::member::{http_client, REQUEST_TIMEOUT};
+use crate::cluster::tls::Leaf;
 use crate::cluster::wait::{poll, Probe};
 use crate::cluster::{Cluster, ClusterBuilder, ClusterError};
 use crate::model::{Model, Refusal};
@@ -128,17 +129,13 @@ impl<'a> Runner<'a> {
     pub async fn apply(&mut self, op: &Op) -> Result<String, StepError> {
         match op {
             Op::Cluster { releases, v2, tls } => {
-                if *tls {
-                    return Err(StepError::Harness(
-                        "tls clusters are not supported by this runner yet".into(),
-                    ));
-                }
                 let rs: Vec<Release> = releases
                     .iter()
                     .map(|r| self.resolve_release(r))
                     .collect::<Result<_, _>>()?;
                 let cluster = ClusterBuilder::new(rs.clone())
                     .enable_v2(*v2)
+                    .tls(*tls)
                     .start()
                     .await?;
                 self.model = Model::bootstrap(
@@ -341,9 +338,7 @@ impl<'a> Runner<'a> {
                 Ok("auth off, users deleted".into())
             }
             Op::PutAs { user, key, value } => self.put_as(user, key, value).await,
-            Op::RotateCerts { .. } => Err(StepError::Harness(format!(
-                "`{op}` is not supported by this runner yet"
-            ))),
+            Op::RotateCerts { kind } => self.rotate(*kind).await,
             Op::ExpectClusterVersion(v) => {
                 if self.model.cluster_version != Some(*v) {
                     return Err(disagree(
@@ -358,6 +353,71 @@ impl<'a> Runner<'a> {
                 Ok(format!("model agrees: {v}"))
             }
         }
+    }
+
+    /// Certificate rotation (seed 004): server and peer certs live, the CA with a restart of
+    /// every member. Live rotations are checked by the SAN the members now serve; a CA rotation
+    /// by the old CA no longer being accepted.
+    async fn rotate(&mut self, kind: CertKind) -> Result<String, StepError> {
+        let leaf = match kind {
+            CertKind::Server => Leaf::Server,
+            CertKind::Peer => Leaf::Peer,
+            CertKind::Ca => {
+                let old = self
+                    .cluster()?
+                    .client_tls()
+                    .ok_or_else(|| StepError::Harness("the cluster does not run TLS".into()))?;
+                let running: Vec<String> =
+                    self.model.running().iter().map(|s| s.to_string()).collect();
+                self.cluster_mut()?.rotate_ca().await.map_err(|e| match e {
+                    e @ ClusterError::MemberExited { .. } => disagree(
+                        "restart with the new CA",
+                        "every member starts",
+                        e.to_string(),
+                    ),
+                    e => StepError::from(e),
+                })?;
+                for n in &running {
+                    self.model.stop(n);
+                    let binary = self.model.members[n].binary.clone();
+                    self.model
+                        .start(n, &binary, &[])
+                        .map_err(|r| StepError::Harness(r.to_string()))?;
+                }
+                let c = self.cluster()?;
+                let i = c
+                    .live()
+                    .first()
+                    .copied()
+                    .ok_or_else(|| StepError::Harness("no live member".into()))?;
+                let url = format!("{}/version", c.member(i).client_url);
+                return match http_client(Some(&old)).get(&url).send().await {
+                    Ok(r) => Err(disagree(
+                        "a client trusting only the old CA",
+                        "refused (TLS)",
+                        format!("HTTP {}", r.status()),
+                    )),
+                    Err(_) => Ok(format!(
+                        "every member restarted on the new CA; the old CA is refused at {url}"
+                    )),
+                };
+            }
+        };
+        let marker = self
+            .cluster_mut()?
+            .rotate_live(leaf)
+            .await
+            .map_err(|e| match e {
+                e @ ClusterError::Timeout { .. } => disagree(
+                    format!("live {kind:?} certificate reload"),
+                    "the new certificate served (reloaded per connection since 3.2)",
+                    e.to_string(),
+                ),
+                e => StepError::from(e),
+            })?;
+        Ok(format!(
+            "every live member serves the new {kind:?} certificate ({marker})"
+        ))
     }
 
     /// A put as a named user: the model predicts whether auth lets it through.
