@@ -274,12 +274,15 @@ async fn up(builder: ClusterBuilder) -> Result<()> {
     }
     println!("endpoints {}", cluster.endpoints().join(","));
     println!("data {}", cluster.dir().display());
+    // Handlers go in before "ready": a Ctrl-C right after it must clean up, not kill us.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
     println!("ready: Ctrl-C stops the cluster and removes its data");
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut reported = vec![false; cluster.members().len()];
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = int.recv() => break,
             _ = term.recv() => break,
             _ = tokio::time::sleep(Duration::from_millis(500)) => {
                 for (i, m) in cluster.members().iter().enumerate() {

@@ -23,9 +23,22 @@ fn alive(pid: u32) -> bool {
     }
 }
 
+/// This test process adopts orphans (PR_SET_CHILD_SUBREAPER), so etcds whose harness died are
+/// reparented here and can be reaped instead of lingering as zombies until init gets to them.
+fn adopt_orphans() {
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+}
+
 fn wait_all_dead(pids: &[u32], what: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline {
+        for &p in pids {
+            // Reaps it if it is a dead orphan adopted by this process; ECHILD otherwise.
+            let _ = nix::sys::wait::waitpid(
+                Pid::from_raw(p as i32),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
+        }
         if pids.iter().all(|&p| !alive(p)) {
             return;
         }
@@ -40,6 +53,7 @@ fn wait_all_dead(pids: &[u32], what: &str) {
 
 /// Starts `etcd-skew up` and reads its report until `ready`: (child, etcd pids, data dir).
 fn start_up() -> (Child, Vec<u32>, String) {
+    adopt_orphans();
     common::releases(&["3.4.23"]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_etcd-skew"))
         .args(["up", "--members", "3", "--release", "3.4.23"])
@@ -134,6 +148,7 @@ fn panicking_child() {
 
 #[test]
 fn a_panicking_test_leaves_no_etcd() {
+    adopt_orphans();
     common::releases(&["3.4.23"]);
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("pids");
