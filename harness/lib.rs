@@ -13,3 +13,4 @@ pub mod model;
 pub mod ops;
 pub mod release;
 pub mod scenario;
+pub mod traffic;

@@ -1,6 +1,7 @@
 //! Checks: pure verdicts over an [`Observation`] — versions against the model, data against
 //! acknowledged writes, HashKV convergence, monotonic revisions.
 
+pub mod linearizable;
 pub mod observation;
 pub mod verdict;
 

@@ -54,6 +54,8 @@ fn disagree(
 /// Drives one cluster and its model through a sequence of operations.
 pub struct Runner<'a> {
     store: &'a ReleaseStore,
+    /// Keys under this prefix belong to concurrent traffic, checked by its history instead.
+    pub traffic_prefix: Option<String>,
     pub cluster: Option<Cluster>,
     pub model: Model,
     snapshots: BTreeMap<String, (PathBuf, bool)>,
@@ -64,6 +66,7 @@ impl<'a> Runner<'a> {
     pub fn new(store: &'a ReleaseStore) -> Runner<'a> {
         Runner {
             store,
+            traffic_prefix: None,
             cluster: None,
             model: Model::default(),
             snapshots: BTreeMap::new(),
@@ -339,6 +342,24 @@ impl<'a> Runner<'a> {
             }
             Op::PutAs { user, key, value } => self.put_as(user, key, value).await,
             Op::RotateCerts { kind } => self.rotate(*kind).await,
+            Op::Compact => {
+                let i = self.via(&None).await?;
+                let m = self.cluster()?.member(i);
+                let current = m.status().await?.revision;
+                // Well behind the present, so the oracle's HashKV revision stays above it.
+                let to = (current - 10).max(1);
+                m.rpc("compact", |mut c| async move { c.compact(to, None).await })
+                    .await?;
+                Ok(format!("compacted to revision {to} (current {current})"))
+            }
+            Op::Defrag { member } => {
+                let i = self.index(member).await?;
+                let m = self.cluster()?.member(i);
+                m.rpc("defragment", |mut c| async move { c.defragment().await })
+                    .await?;
+                Ok(format!("{} defragmented", m.name))
+            }
+            Op::CorruptValue { member } => self.corrupt_value(member).await,
             Op::ExpectClusterVersion(v) => {
                 if self.model.cluster_version != Some(*v) {
                     return Err(disagree(
@@ -417,6 +438,62 @@ impl<'a> Runner<'a> {
             })?;
         Ok(format!(
             "every live member serves the new {kind:?} certificate ({marker})"
+        ))
+    }
+
+    /// Fault injection for testing the checks themselves: a marker value written and replicated,
+    /// then its bytes changed in one stopped member's bbolt file (same length, so the file stays
+    /// well-formed; bbolt keeps no page checksums), and the member started again.
+    async fn corrupt_value(&mut self, member: &Target) -> Result<String, StepError> {
+        let i = self.index(member).await?;
+        let name = self.name(i);
+        let via = self.via(&None).await?;
+        let value = format!("corruption-target-{:08x}", rand::random::<u32>());
+        self.write(via, "skew/corruption-target", Some(&value))
+            .await?;
+        {
+            let m = self.cluster()?.member(i);
+            let v = &value;
+            poll(
+                &format!("{name} to apply the marker"),
+                START_TIMEOUT,
+                Duration::from_millis(50),
+                || async move {
+                    match m.get("skew/corruption-target").await {
+                        Ok(Some(got)) if &got == v => Ok(()),
+                        other => Err(Probe::NotYet(format!("{other:?}"))),
+                    }
+                },
+            )
+            .await?;
+        }
+        self.cluster()?.stop_member(i).await;
+        self.model.stop(&name);
+        let db = self.cluster()?.member(i).data_dir.join("member/snap/db");
+        let mut bytes =
+            std::fs::read(&db).map_err(|e| StepError::Harness(format!("{}: {e}", db.display())))?;
+        let needle = value.as_bytes();
+        // Same length, different bytes: the value upper-cased.
+        let replacement = value.to_uppercase();
+        let mut copies = 0;
+        let mut at = 0;
+        while let Some(p) = bytes[at..].windows(needle.len()).position(|w| w == needle) {
+            let start = at + p;
+            bytes[start..start + needle.len()].copy_from_slice(replacement.as_bytes());
+            copies += 1;
+            at = start + needle.len();
+        }
+        if copies == 0 {
+            return Err(StepError::Harness(format!(
+                "the marker value is not in {}",
+                db.display()
+            )));
+        }
+        std::fs::write(&db, bytes)
+            .map_err(|e| StepError::Harness(format!("{}: {e}", db.display())))?;
+        let started = self.start(i, None, Vec::new(), false).await?;
+        Ok(format!(
+            "changed {copies} copies of a value's bytes in {name}'s bbolt file; {started}"
         ))
     }
 
@@ -663,7 +740,15 @@ impl<'a> Runner<'a> {
         let Some(c) = self.cluster.as_ref() else {
             return Ok(String::new());
         };
-        match oracle::check(c, &self.model, &mut self.last_revisions, AGREEMENT_TIMEOUT).await {
+        match oracle::check(
+            c,
+            &self.model,
+            self.traffic_prefix.as_deref(),
+            &mut self.last_revisions,
+            AGREEMENT_TIMEOUT,
+        )
+        .await
+        {
             Ok(obs) => Ok(oracle::summary(&obs)),
             Err(m) => Err(StepError::Disagree(m)),
         }

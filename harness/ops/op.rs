@@ -133,6 +133,17 @@ pub enum Op {
     },
     /// An explicit assertion on top of the oracle.
     ExpectClusterVersion(MinorVersion),
+    /// Compact the key history up to a revision well behind the current one.
+    Compact,
+    /// Defragment one member's backend.
+    Defrag {
+        member: Target,
+    },
+    /// Fault injection: write a marker value, stop the member, change the marker's bytes in its
+    /// bbolt file, start it again. The checks must catch the divergence.
+    CorruptValue {
+        member: Target,
+    },
 }
 
 impl fmt::Display for Op {
@@ -197,6 +208,9 @@ impl fmt::Display for Op {
                 write!(f, "rotate-certs {}", format!("{kind:?}").to_lowercase())
             }
             Op::ExpectClusterVersion(v) => write!(f, "expect-cluster-version {v}"),
+            Op::Compact => f.write_str("compact"),
+            Op::Defrag { member } => write!(f, "defrag {member}"),
+            Op::CorruptValue { member } => write!(f, "corrupt-value {member}"),
         }
     }
 }
@@ -269,7 +283,12 @@ pub fn parse_line(line: &str) -> Result<Op, String> {
             n_args(2, "KEY VALUE")?;
             Op::V2Set { key: args[0].into(), value: args[1].into() }
         }
-        "stop" | "kill" | "pause" | "resume" | "move-leader-away" | "member-remove" | "member-migrate" => {
+        "compact" => {
+            n_args(0, "")?;
+            Op::Compact
+        }
+        "stop" | "kill" | "pause" | "resume" | "move-leader-away" | "member-remove" | "member-migrate" | "defrag"
+        | "corrupt-value" => {
             n_args(1, "MEMBER")?;
             let member = target(args[0])?;
             match *verb {
@@ -279,6 +298,8 @@ pub fn parse_line(line: &str) -> Result<Op, String> {
                 "resume" => Op::Resume { member },
                 "move-leader-away" => Op::MoveLeaderAway { member },
                 "member-remove" => Op::MemberRemove { member },
+                "defrag" => Op::Defrag { member },
+                "corrupt-value" => Op::CorruptValue { member },
                 _ => Op::MemberMigrate { member },
             }
         }
@@ -353,7 +374,7 @@ pub fn parse_line(line: &str) -> Result<Op, String> {
         other => {
             return Err(format!(
                 "unknown step {other:?}; steps: cluster, put, put-many, delete, v2-set, stop, kill, pause, resume, start, upgrade, \
-                 move-leader-away, snapshot-save, copy-backend, restore, member-add, member-remove, member-migrate, put-as, auth-enable, \
+                 move-leader-away, snapshot-save, copy-backend, restore, member-add, member-remove, member-migrate, put-as, auth-enable, compact, defrag, corrupt-value, \
                  auth-disable, rotate-certs, expect-cluster-version"
             ))
         }

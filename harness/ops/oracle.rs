@@ -13,11 +13,18 @@ use crate::check::{verdict, MemberObservation, Mismatch, Observation};
 use crate::cluster::Cluster;
 use crate::model::Model;
 
+/// How long data and HashKV may take to agree once versions do.
+const DATA_TIMEOUT: Duration = Duration::from_secs(8);
+
 /// Keys of the model that live in the v2 store carry this prefix.
 pub const V2_PREFIX: &str = "v2:";
 
 /// Reads what every live member says: `/version`, every model key, revision and HashKV.
-pub async fn observe(cluster: &Cluster, model: &Model) -> Observation {
+pub async fn observe(
+    cluster: &Cluster,
+    model: &Model,
+    traffic_prefix: Option<&str>,
+) -> Observation {
     let mut obs = Observation::default();
     let quorum = model.has_quorum();
     for i in cluster.live() {
@@ -53,6 +60,7 @@ pub async fn observe(cluster: &Cluster, model: &Model) -> Observation {
                     o.unknown_keys = kvs
                         .keys()
                         .filter(|k| !model.data.contains_key(*k))
+                        .filter(|k| traffic_prefix.is_none_or(|p| !k.starts_with(p)))
                         .cloned()
                         .collect();
                     for key in model.data.keys() {
@@ -106,13 +114,22 @@ pub fn judge(model: &Model, obs: &Observation) -> Vec<Mismatch> {
 pub async fn check(
     cluster: &Cluster,
     model: &Model,
+    traffic_prefix: Option<&str>,
     last_revisions: &mut BTreeMap<String, i64>,
     timeout: Duration,
 ) -> Result<Observation, Vec<Mismatch>> {
-    let deadline = Instant::now() + timeout;
+    let start = Instant::now();
+    let mut deadline = start + timeout;
+    let mut versions_agreed = false;
     loop {
-        let obs = observe(cluster, model).await;
+        let obs = observe(cluster, model, traffic_prefix).await;
         let mismatches = judge(model, &obs);
+        // Versions may take the leader's monitor interval to converge; once they agree, the
+        // data has no such excuse: followers apply within moments, so its wait is short.
+        if !versions_agreed && verdict::versions(model, &obs).is_empty() {
+            versions_agreed = true;
+            deadline = deadline.min(Instant::now() + DATA_TIMEOUT);
+        }
         if mismatches.is_empty() {
             let backwards = verdict::revisions(last_revisions, &obs);
             return if backwards.is_empty() {

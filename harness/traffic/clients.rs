@@ -1,0 +1,286 @@
+//! Concurrent clients that drive mixed KV traffic (puts, deletes, compare-and-swap txns,
+//! linearizable and serializable reads) into a cluster while operations run, and record every
+//! request into a [`History`]. Each client talks to one member at a time through a client bound
+//! to that member alone, moves to the next member when its member fails, and gives every request
+//! a deadline: a write without an answer is recorded as "unknown", never as failed.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::history::{Event, History, Outcome, Request};
+
+/// The traffic's knobs.
+#[derive(Clone, Debug)]
+pub struct TrafficConfig {
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Requests per second over all clients; 0: as fast as the cluster answers.
+    pub rate: u32,
+    /// Size of the key space (`k/0`…): small, so that requests contend.
+    pub keys: usize,
+    pub seed: u64,
+    /// Deadline of one request.
+    pub request_timeout: Duration,
+}
+
+impl Default for TrafficConfig {
+    fn default() -> Self {
+        TrafficConfig {
+            clients: 16,
+            rate: 0,
+            keys: 16,
+            seed: 0,
+            request_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The members traffic may use, `(name, client URL)`; updated as the cluster changes.
+pub type Endpoints = Arc<RwLock<Vec<(String, String)>>>;
+
+/// Running traffic; [`Traffic::stop`] ends it and returns the history.
+pub struct Traffic {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<Vec<Event>>>,
+}
+
+impl Traffic {
+    pub fn start(endpoints: Endpoints, cfg: TrafficConfig) -> Traffic {
+        let stop = Arc::new(AtomicBool::new(false));
+        let started = Instant::now();
+        let tasks = (0..cfg.clients)
+            .map(|c| {
+                let (endpoints, stop, cfg) = (endpoints.clone(), stop.clone(), cfg.clone());
+                tokio::spawn(
+                    async move { client_loop(c as u32, endpoints, stop, cfg, started).await },
+                )
+            })
+            .collect();
+        Traffic { stop, tasks }
+    }
+
+    /// Stops every client (each finishes its request in flight, bounded by its deadline) and
+    /// returns the merged history in invocation order.
+    pub async fn stop(self) -> History {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut events = Vec::new();
+        for t in self.tasks {
+            if let Ok(mut e) = t.await {
+                events.append(&mut e);
+            }
+        }
+        events.sort_by_key(|e| (e.invoke_us, e.client));
+        History { events }
+    }
+}
+
+async fn connect(url: &str, timeout: Duration) -> Option<Client> {
+    let opts = ConnectOptions::new()
+        .with_connect_timeout(Duration::from_secs(1))
+        .with_timeout(timeout);
+    tokio::time::timeout(timeout, Client::connect([url], Some(opts)))
+        .await
+        .ok()?
+        .ok()
+}
+
+async fn client_loop(
+    id: u32,
+    endpoints: Endpoints,
+    stop: Arc<AtomicBool>,
+    cfg: TrafficConfig,
+    started: Instant,
+) -> Vec<Event> {
+    let mut rng = StdRng::seed_from_u64(cfg.seed.wrapping_mul(1_000_003).wrapping_add(id as u64));
+    let mut clients: HashMap<String, Client> = HashMap::new();
+    let mut events = Vec::new();
+    let mut last_seen: HashMap<String, Option<String>> = HashMap::new();
+    let mut rotation = id as usize;
+    let mut n = 0u64;
+    let pace =
+        (cfg.rate > 0).then(|| Duration::from_secs_f64(cfg.clients as f64 / cfg.rate as f64));
+    let mut next_slot = tokio::time::Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        if let Some(p) = pace {
+            next_slot += p;
+            tokio::time::sleep_until(next_slot).await;
+        }
+        let picked = {
+            let eps = endpoints.read().unwrap();
+            (!eps.is_empty()).then(|| eps[rotation % eps.len()].clone())
+        };
+        let Some((member, url)) = picked else {
+            // No member up (a majority loss): wait for one, still checking for stop.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let client = match clients.get(&url) {
+            Some(c) => c.clone(),
+            None => match connect(&url, cfg.request_timeout).await {
+                Some(c) => {
+                    clients.insert(url.clone(), c.clone());
+                    c
+                }
+                None => {
+                    rotation += 1;
+                    continue;
+                }
+            },
+        };
+        n += 1;
+        let key = format!("k/{}", rng.gen_range(0..cfg.keys));
+        let value = format!("c{id}-{n}");
+        let request = match rng.gen_range(0..100) {
+            0..=34 => Request::Put { key, value },
+            35..=54 => {
+                let expect = last_seen.get(&key).cloned().flatten();
+                Request::Cas { key, expect, value }
+            }
+            55..=59 => Request::Delete { key },
+            60..=89 => Request::Get {
+                key,
+                serializable: false,
+            },
+            _ => Request::Get {
+                key,
+                serializable: true,
+            },
+        };
+        let invoke_us = started.elapsed().as_micros() as u64;
+        let outcome = execute(client, &request, cfg.request_timeout).await;
+        let complete_us = started.elapsed().as_micros() as u64;
+        match &outcome {
+            Outcome::Ok { value, .. } if matches!(request, Request::Get { .. }) => {
+                last_seen.insert(request.key().to_string(), value.clone());
+            }
+            Outcome::Ok { .. } => {}
+            _ => {
+                // This member may be down: move on, and reconnect later.
+                clients.remove(&url);
+                rotation += 1;
+            }
+        }
+        events.push(Event {
+            client: id,
+            member,
+            invoke_us,
+            complete_us,
+            request,
+            outcome,
+        });
+    }
+    events
+}
+
+async fn execute(mut c: Client, r: &Request, timeout: Duration) -> Outcome {
+    let fut = async {
+        match r {
+            Request::Put { key, value } => {
+                c.put(key.as_str(), value.as_str(), None)
+                    .await
+                    .map(|resp| Outcome::Ok {
+                        revision: resp.header().map(|h| h.revision()).unwrap_or_default(),
+                        value: None,
+                        succeeded: None,
+                    })
+            }
+            Request::Delete { key } => c.delete(key.as_str(), None).await.map(|resp| Outcome::Ok {
+                revision: resp.header().map(|h| h.revision()).unwrap_or_default(),
+                value: None,
+                succeeded: None,
+            }),
+            Request::Cas { key, expect, value } => {
+                let cmp = match expect {
+                    Some(v) => Compare::value(key.as_str(), CompareOp::Equal, v.as_str()),
+                    None => Compare::version(key.as_str(), CompareOp::Equal, 0),
+                };
+                let txn = Txn::new().when([cmp]).and_then([TxnOp::put(
+                    key.as_str(),
+                    value.as_str(),
+                    None,
+                )]);
+                c.txn(txn).await.map(|resp| Outcome::Ok {
+                    revision: resp.header().map(|h| h.revision()).unwrap_or_default(),
+                    value: None,
+                    succeeded: Some(resp.succeeded()),
+                })
+            }
+            Request::Get { key, serializable } => {
+                let opts = serializable.then(|| GetOptions::new().with_serializable());
+                c.get(key.as_str(), opts).await.map(|resp| Outcome::Ok {
+                    revision: resp.header().map(|h| h.revision()).unwrap_or_default(),
+                    value: resp
+                        .kvs()
+                        .first()
+                        .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
+                    succeeded: None,
+                })
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => classify(r, &e.to_string()),
+        Err(_) => classify(r, "timed out"),
+    }
+}
+
+/// A failed read changed nothing. A write that never left (no connection) or was rejected
+/// before execution failed; any other write error leaves its outcome unknown.
+fn classify(r: &Request, error: &str) -> Outcome {
+    let definitely_not_applied = [
+        "tcp connect error",
+        "Connection refused",
+        "permission denied",
+        "invalid auth token",
+        "user name is empty",
+    ];
+    if !r.is_write() || definitely_not_applied.iter().any(|p| error.contains(p)) {
+        Outcome::Failed {
+            error: error.to_string(),
+        }
+    } else {
+        Outcome::Unknown {
+            error: error.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_errors_are_unknown_unless_never_sent() {
+        let put = Request::Put {
+            key: "k".into(),
+            value: "v".into(),
+        };
+        assert!(matches!(
+            classify(&put, "timed out"),
+            Outcome::Unknown { .. }
+        ));
+        assert!(matches!(
+            classify(&put, "etcdserver: request timed out"),
+            Outcome::Unknown { .. }
+        ));
+        assert!(matches!(
+            classify(&put, "transport error: tcp connect error"),
+            Outcome::Failed { .. }
+        ));
+        let get = Request::Get {
+            key: "k".into(),
+            serializable: false,
+        };
+        assert!(matches!(
+            classify(&get, "timed out"),
+            Outcome::Failed { .. }
+        ));
+    }
+}

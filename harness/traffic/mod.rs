@@ -1,0 +1,7 @@
+//! Traffic: concurrent clients ([`clients`]) and the history they record ([`history`]).
+
+pub mod clients;
+pub mod history;
+
+pub use clients::{Endpoints, Traffic, TrafficConfig};
+pub use history::{Event, History, Outcome, Request};
