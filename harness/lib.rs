@@ -9,6 +9,7 @@
 
 pub mod check;
 pub mod cluster;
+pub mod explore;
 pub mod model;
 pub mod ops;
 pub mod release;

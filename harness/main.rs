@@ -9,7 +9,10 @@ use etcd_skew::cluster::ClusterBuilder;
 use etcd_skew::release::pin::{self, PinFrom};
 use etcd_skew::release::source::FetchConfig;
 use etcd_skew::release::{CacheState, Lock, Release, ReleaseStore, Version};
+use etcd_skew::explore::{self, CaseSetup, ExploreConfig, Replay, Weights};
+use etcd_skew::check::linearizable;
 use etcd_skew::scenario::{self, Scenario};
+use etcd_skew::traffic::{Traffic, TrafficConfig};
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +66,54 @@ enum Command {
         #[arg(long)]
         data_root: Option<PathBuf>,
     },
+    /// Randomized exploration of a release pair under traffic, shrunk to a minimal failure.
+    Explore {
+        /// The pair (or set: adjacent pairs) under test, oldest first: 3.4.23,3.5.16.
+        #[arg(long, default_value = "3.4.23,3.5.16")]
+        releases: String,
+        #[arg(long, default_value_t = 10)]
+        cases: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Wall-clock budget for running cases, e.g. 10m, 90s.
+        #[arg(long, default_value = "10m", value_parser = parse_duration)]
+        time_budget: Duration,
+        /// Wall-clock budget for shrinking a failure.
+        #[arg(long, default_value = "10m", value_parser = parse_duration)]
+        shrink_budget: Duration,
+        /// Longest step sequence.
+        #[arg(long, default_value_t = 8)]
+        max_steps: usize,
+        /// Concurrent traffic clients.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Traffic requests per second over all clients (0: as fast as answered).
+        #[arg(long, default_value_t = 0)]
+        rate: u32,
+        /// Also draw fault-injection steps (on-disk corruption) to see the checks catch them.
+        #[arg(long)]
+        inject_faults: bool,
+        /// Where replay files go.
+        #[arg(long, default_value = "explore-out")]
+        out: PathBuf,
+    },
+    /// Measure traffic: drive a healthy cluster for a while, check the history, print rates.
+    Traffic {
+        #[arg(long, default_value = "3.5.16")]
+        release: String,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Requests per second over all clients (0: as fast as answered).
+        #[arg(long, default_value_t = 0)]
+        rate: u32,
+        /// Write the history (JSON lines) here.
+        #[arg(long)]
+        history: Option<PathBuf>,
+    },
+    /// Run a replay file's case again.
+    Replay { file: PathBuf },
     /// Run scenario files step by step against the negotiation oracle.
     Run {
         /// Scenario files (scenarios/*.scn).
@@ -200,6 +251,109 @@ fn run(cli: Cli) -> Result<()> {
             }
             tokio::runtime::Runtime::new()?.block_on(up(builder))?;
         }
+        Command::Explore { releases, cases, seed, time_budget, shrink_budget, max_steps, clients, rate, inject_faults, out } => {
+            let list: Vec<String> = releases.split(',').map(|s| s.trim().to_string()).collect();
+            if list.len() < 2 {
+                bail!("--releases needs at least two releases, oldest first (got {releases:?})");
+            }
+            for r in &list {
+                store.resolve(r)?;
+            }
+            let mut failed = false;
+            for pair in list.windows(2) {
+                let cfg = ExploreConfig {
+                    setup: CaseSetup {
+                        older: pair[0].clone(),
+                        newer: pair[1].clone(),
+                        members: 3,
+                        traffic_seed: seed,
+                        clients,
+                        rate,
+                        keys: 16,
+                    },
+                    cases,
+                    seed,
+                    time_budget,
+                    shrink_budget,
+                    max_steps,
+                    weights: Weights { corrupt: if inject_faults { 3 } else { 0 }, ..Weights::default() },
+                    inject_faults,
+                    out_dir: out.clone(),
+                    regressions: Some(out.join("explore.proptest-regressions")),
+                };
+                println!("== explore {} -> {}: {cases} cases, seed {seed}", pair[0], pair[1]);
+                let report = explore::explore(&store, &cfg, &mut std::io::stdout());
+                let minutes = report.elapsed.as_secs_f64() / 60.0;
+                println!(
+                    "{} cases ({} shrink runs), {} operations, {} requests in {:.1} min: {:.1} operations/min, {:.0} cases/hour",
+                    report.cases_run,
+                    report.shrink_runs,
+                    report.ops_applied,
+                    report.requests,
+                    minutes,
+                    report.ops_applied as f64 / minutes.max(1e-9),
+                    (report.cases_run + report.shrink_runs) as f64 / (minutes / 60.0).max(1e-9),
+                );
+                if let Some((steps, why, replay, artifacts)) = report.failure {
+                    failed = true;
+                    let list: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+                    println!("FAILED, shrunk to [{}]: {why}", list.join(", "));
+                    println!("replay: etcd-skew replay {}", replay.display());
+                    if let Some(a) = artifacts {
+                        println!("artifacts (logs, history.jsonl, timeline.svg): {}", a.display());
+                    }
+                }
+            }
+            if failed {
+                bail!("exploration found a failure");
+            }
+        }
+        Command::Traffic { release, seconds, clients, rate, history } => {
+            let r = store.resolve(&release)?;
+            tokio::runtime::Runtime::new()?.block_on(async {
+                let cluster = ClusterBuilder::new(vec![r; 3]).start().await?;
+                let eps = cluster.members().iter().map(|m| (m.name.clone(), m.client_url.clone())).collect();
+                let endpoints = std::sync::Arc::new(std::sync::RwLock::new(eps));
+                let cfg = TrafficConfig { clients, rate, ..TrafficConfig::default() };
+                let traffic = Traffic::start(endpoints, cfg);
+                tokio::time::sleep(Duration::from_secs(seconds)).await;
+                let h = traffic.stop().await;
+                let writes = h.writes_acknowledged();
+                let report = linearizable::check(&h, Duration::from_secs(60));
+                let verdict = linearizable::first_violation(&report, &h).unwrap_or_else(|| "linearizable".into());
+                println!(
+                    "{} requests, {} writes acknowledged in {seconds}s: {:.0} requests/s, {:.0} writes/s; {verdict}",
+                    h.events.len(),
+                    writes,
+                    h.events.len() as f64 / seconds as f64,
+                    writes as f64 / seconds as f64
+                );
+                if let Some(p) = history {
+                    h.write_jsonl(&p)?;
+                }
+                anyhow::Ok(())
+            })?;
+        }
+        Command::Replay { file } => {
+            let r = Replay::read(&file).map_err(anyhow::Error::msg)?;
+            let outcome = explore::search::replay(&store, &r);
+            for a in &outcome.applied {
+                let res = match &a.outcome {
+                    Ok(s) => format!("ok   {s}"),
+                    Err(e) => format!("FAIL {e}"),
+                };
+                println!("[{:>6} ms] {:<50} {res}", a.start_ms, a.op);
+            }
+            match outcome.failure {
+                Some(f) => {
+                    if let Some(a) = outcome.artifacts {
+                        println!("artifacts: {}", a.display());
+                    }
+                    bail!("replay failed: {f}");
+                }
+                None => println!("replay passed ({} requests)", outcome.requests),
+            }
+        }
         Command::Run { files } => {
             let mut known: Vec<String> = store
                 .lock()
@@ -297,4 +451,17 @@ async fn up(builder: ClusterBuilder) -> Result<()> {
     eprintln!("stopping the cluster…");
     drop(cluster);
     Ok(())
+}
+
+/// `90s`, `10m`, `1h`, or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 90s, 10m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{s:?} is not a duration like 90s, 10m or 1h")),
+    };
+    Ok(Duration::from_secs(secs))
 }

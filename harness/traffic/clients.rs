@@ -27,6 +27,8 @@ pub struct TrafficConfig {
     pub seed: u64,
     /// Deadline of one request.
     pub request_timeout: Duration,
+    /// Keys are `<prefix><n>`.
+    pub prefix: String,
 }
 
 impl Default for TrafficConfig {
@@ -37,6 +39,7 @@ impl Default for TrafficConfig {
             keys: 16,
             seed: 0,
             request_timeout: Duration::from_secs(3),
+            prefix: "k/".into(),
         }
     }
 }
@@ -134,7 +137,7 @@ async fn client_loop(
             },
         };
         n += 1;
-        let key = format!("k/{}", rng.gen_range(0..cfg.keys));
+        let key = format!("{}{}", cfg.prefix, rng.gen_range(0..cfg.keys));
         let value = format!("c{id}-{n}");
         let request = match rng.gen_range(0..100) {
             0..=34 => Request::Put { key, value },
