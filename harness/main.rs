@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use etcd_skew::check::linearizable;
 use etcd_skew::cluster::ClusterBuilder;
+use etcd_skew::explore::{self, CaseSetup, ExploreConfig, Replay, Weights};
 use etcd_skew::release::pin::{self, PinFrom};
 use etcd_skew::release::source::FetchConfig;
 use etcd_skew::release::{CacheState, Lock, Release, ReleaseStore, Version};
-use etcd_skew::explore::{self, CaseSetup, ExploreConfig, Replay, Weights};
-use etcd_skew::check::linearizable;
 use etcd_skew::scenario::{self, Scenario};
 use etcd_skew::traffic::{Traffic, TrafficConfig};
 
@@ -251,7 +251,18 @@ fn run(cli: Cli) -> Result<()> {
             }
             tokio::runtime::Runtime::new()?.block_on(up(builder))?;
         }
-        Command::Explore { releases, cases, seed, time_budget, shrink_budget, max_steps, clients, rate, inject_faults, out } => {
+        Command::Explore {
+            releases,
+            cases,
+            seed,
+            time_budget,
+            shrink_budget,
+            max_steps,
+            clients,
+            rate,
+            inject_faults,
+            out,
+        } => {
             let list: Vec<String> = releases.split(',').map(|s| s.trim().to_string()).collect();
             if list.len() < 2 {
                 bail!("--releases needs at least two releases, oldest first (got {releases:?})");
@@ -276,12 +287,18 @@ fn run(cli: Cli) -> Result<()> {
                     time_budget,
                     shrink_budget,
                     max_steps,
-                    weights: Weights { corrupt: if inject_faults { 3 } else { 0 }, ..Weights::default() },
+                    weights: Weights {
+                        corrupt: if inject_faults { 3 } else { 0 },
+                        ..Weights::default()
+                    },
                     inject_faults,
                     out_dir: out.clone(),
                     regressions: Some(out.join("explore.proptest-regressions")),
                 };
-                println!("== explore {} -> {}: {cases} cases, seed {seed}", pair[0], pair[1]);
+                println!(
+                    "== explore {} -> {}: {cases} cases, seed {seed}",
+                    pair[0], pair[1]
+                );
                 let report = explore::explore(&store, &cfg, &mut std::io::stdout());
                 let minutes = report.elapsed.as_secs_f64() / 60.0;
                 println!(
@@ -300,7 +317,10 @@ fn run(cli: Cli) -> Result<()> {
                     println!("FAILED, shrunk to [{}]: {why}", list.join(", "));
                     println!("replay: etcd-skew replay {}", replay.display());
                     if let Some(a) = artifacts {
-                        println!("artifacts (logs, history.jsonl, timeline.svg): {}", a.display());
+                        println!(
+                            "artifacts (logs, history.jsonl, timeline.svg): {}",
+                            a.display()
+                        );
                     }
                 }
             }
@@ -308,7 +328,13 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("exploration found a failure");
             }
         }
-        Command::Traffic { release, seconds, clients, rate, history } => {
+        Command::Traffic {
+            release,
+            seconds,
+            clients,
+            rate,
+            history,
+        } => {
             let r = store.resolve(&release)?;
             tokio::runtime::Runtime::new()?.block_on(async {
                 let cluster = ClusterBuilder::new(vec![r; 3]).start().await?;
@@ -455,8 +481,14 @@ async fn up(builder: ClusterBuilder) -> Result<()> {
 
 /// `90s`, `10m`, `1h`, or plain seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
-    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 90s, 10m or 1h"))?;
+    let (num, unit) = s.trim().split_at(
+        s.trim()
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(s.trim().len()),
+    );
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 90s, 10m or 1h"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,

@@ -34,8 +34,17 @@ fn boots_and_replicates(version: &str) {
             let v = v.unwrap();
             assert_eq!(v.server, release.version, "{name} etcdserver");
         }
+        // Every member names the same leader, and it is one of ours.
         let leader = cluster.leader(Duration::from_secs(10)).await.unwrap();
-        assert!(leader < 3);
+        let leader_id = cluster.member(leader).id.expect("ids learned at boot");
+        for m in cluster.members() {
+            assert_eq!(
+                m.status().await.unwrap().leader,
+                leader_id,
+                "{} names another leader",
+                m.name
+            );
+        }
     });
 }
 

@@ -51,18 +51,30 @@ fn wait_all_dead(pids: &[u32], what: &str) {
     panic!("{what}: etcd pids still alive 15 s later: {left:?}");
 }
 
+/// The `etcd-skew up` child, killed if the test fails before it is done with it.
+struct Harness(Child);
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `etcd-skew up` and reads its report until `ready`: (child, etcd pids, data dir).
-fn start_up() -> (Child, Vec<u32>, String) {
+fn start_up() -> (Harness, Vec<u32>, String) {
     adopt_orphans();
     common::releases(&["3.4.23"]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_etcd-skew"))
-        .args(["up", "--members", "3", "--release", "3.4.23"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = Harness(
+        Command::new(env!("CARGO_BIN_EXE_etcd-skew"))
+            .args(["up", "--members", "3", "--release", "3.4.23"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
     let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
+    let out = child.0.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             if tx.send(line).is_err() {
@@ -74,10 +86,9 @@ fn start_up() -> (Child, Vec<u32>, String) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx.recv_timeout(left).unwrap_or_else(|e| {
-            let _ = child.kill();
-            panic!("`etcd-skew up` did not report ready: {e}")
-        });
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("`etcd-skew up` did not report ready: {e}"));
         if let Some(pid) = line.split_whitespace().find_map(|w| w.strip_prefix("pid=")) {
             pids.push(pid.parse().unwrap());
         }
@@ -96,8 +107,8 @@ fn start_up() -> (Child, Vec<u32>, String) {
 #[test]
 fn sigkill_of_the_harness_leaves_no_etcd() {
     let (mut child, pids, data) = start_up();
-    child.kill().unwrap(); // SIGKILL: no destructor, no signal handler runs.
-    child.wait().unwrap();
+    child.0.kill().unwrap(); // SIGKILL: no destructor, no signal handler runs.
+    child.0.wait().unwrap();
     wait_all_dead(&pids, "after SIGKILL of the harness");
     // Nothing could clean the data dir; remove it for the next run.
     let _ = std::fs::remove_dir_all(data);
@@ -106,10 +117,10 @@ fn sigkill_of_the_harness_leaves_no_etcd() {
 #[test]
 fn ctrl_c_stops_the_cluster_and_removes_its_data() {
     let (mut child, pids, data) = start_up();
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    kill(Pid::from_raw(child.0.id() as i32), Signal::SIGINT).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
+        if let Some(s) = child.0.try_wait().unwrap() {
             break s;
         }
         assert!(Instant::now() < deadline, "`etcd-skew up` ignored Ctrl-C");

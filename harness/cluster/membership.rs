@@ -22,7 +22,7 @@ impl Cluster {
         }
         let (c, p) = (self.take_port()?, self.take_port()?);
         let dir = self.dir().to_path_buf();
-        // A name reused after a removal gets a fresh data dir and log.
+        // A name reused after a removal gets a fresh data dir (its log goes on).
         let _ = std::fs::remove_dir_all(dir.join(format!("{name}.etcd")));
         let mut m = Member::new(name, release, c, p, &dir);
         m.credentials = self.credentials.clone();
@@ -41,7 +41,14 @@ impl Cluster {
                 c.member_add([url.as_str()], None).await
             })
             .await?;
-        let id = resp.member().map(|m| m.id()).unwrap_or_default();
+        let id = resp
+            .member()
+            .map(|m| m.id())
+            .ok_or_else(|| ClusterError::Request {
+                member: self.members[via].name.clone(),
+                op: "member add".into(),
+                message: "the response names no member".into(),
+            })?;
         self.members[new].id = Some(id);
         Ok(id)
     }
@@ -86,7 +93,8 @@ impl Cluster {
         std::fs::rename(&m.data_dir, &moved)
             .map_err(|e| ClusterError::io(format!("move {}", m.data_dir.display()), e))?;
         m.data_dir = moved;
-        m.peer_url = format!("http://127.0.0.1:{new_peer}");
+        let scheme = m.peer_url.split("://").next().unwrap_or("http").to_string();
+        m.peer_url = format!("{scheme}://127.0.0.1:{new_peer}");
         let url = m.peer_url.clone();
         self.members[via]
             .rpc("member update", |mut c| async move {

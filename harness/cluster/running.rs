@@ -155,8 +155,13 @@ impl ClusterBuilder {
             pki,
         };
         let initial = cluster.initial_cluster();
-        for m in &mut cluster.members {
-            m.start(&initial, InitialState::New, &cluster.cfg)?;
+        for i in 0..cluster.members.len() {
+            let cfg = cluster.cfg.clone();
+            if let Err(e) = cluster.members[i].start(&initial, InitialState::New, &cfg) {
+                // Members already started are killed on drop; their logs are kept.
+                cluster.keep = true;
+                return Err(e);
+            }
         }
         Ok(cluster)
     }

@@ -52,6 +52,7 @@ impl Member {
         token: &str,
         skip_hash_check: bool,
     ) -> Result<(), ClusterError> {
+        self.release.verify()?;
         let (tool, api3) = match self.release.binary("etcdutl") {
             Some(u) => (u.to_path_buf(), false),
             None => (
@@ -63,6 +64,8 @@ impl Member {
             ),
         };
         let mut cmd = Command::new(&tool);
+        // Only what we set: an operator's ETCDCTL_* must not change what the restore does.
+        cmd.env_clear().env("PATH", "/usr/bin:/bin");
         if api3 {
             cmd.env("ETCDCTL_API", "3");
         }

@@ -69,18 +69,35 @@ fn start_traffic(setup: &CaseSetup, endpoints: &Endpoints, epoch: usize) -> Epoc
         request_timeout: Duration::from_secs(3),
         prefix: prefix.clone(),
     };
-    Epoch { traffic: Traffic::start(endpoints.clone(), cfg), prefix }
+    Epoch {
+        traffic: Traffic::start(endpoints.clone(), cfg),
+        prefix,
+    }
 }
 
 fn refresh(endpoints: &Endpoints, cluster: &Cluster) {
-    let live: Vec<(String, String)> =
-        cluster.live().into_iter().map(|i| (cluster.member(i).name.clone(), cluster.member(i).client_url.clone())).collect();
+    let live: Vec<(String, String)> = cluster
+        .live()
+        .into_iter()
+        .map(|i| {
+            (
+                cluster.member(i).name.clone(),
+                cluster.member(i).client_url.clone(),
+            )
+        })
+        .collect();
     *endpoints.write().unwrap() = live;
 }
 
 /// Ends an epoch of traffic: stops it, reads every key back through every live member (so a
 /// lost acknowledged write shows up as a read the history cannot explain), and checks it.
-async fn close_epoch(epoch: Epoch, cluster: &Cluster, keys: usize, started: Instant, all: &mut History) -> Option<String> {
+async fn close_epoch(
+    epoch: Epoch,
+    cluster: &Cluster,
+    keys: usize,
+    started: Instant,
+    all: &mut History,
+) -> Option<String> {
     let mut history = epoch.traffic.stop().await;
     for i in cluster.live() {
         let m = cluster.member(i);
@@ -88,8 +105,14 @@ async fn close_epoch(epoch: Epoch, cluster: &Cluster, keys: usize, started: Inst
             let key = format!("{}{k}", epoch.prefix);
             let invoke_us = started.elapsed().as_micros() as u64;
             let outcome = match m.get(&key).await {
-                Ok(value) => Outcome::Ok { revision: 0, value, succeeded: None },
-                Err(e) => Outcome::Failed { error: e.to_string() },
+                Ok(value) => Outcome::Ok {
+                    revision: 0,
+                    value,
+                    succeeded: None,
+                },
+                Err(e) => Outcome::Failed {
+                    error: e.to_string(),
+                },
             };
             let complete_us = started.elapsed().as_micros() as u64;
             history.events.push(Event {
@@ -97,7 +120,10 @@ async fn close_epoch(epoch: Epoch, cluster: &Cluster, keys: usize, started: Inst
                 member: m.name.clone(),
                 invoke_us,
                 complete_us,
-                request: Request::Get { key, serializable: false },
+                request: Request::Get {
+                    key,
+                    serializable: false,
+                },
                 outcome,
             });
         }
@@ -117,7 +143,12 @@ async fn close_epoch(epoch: Epoch, cluster: &Cluster, keys: usize, started: Inst
 }
 
 /// Runs `steps` on a fresh cluster. Never panics on a cluster failure: it is the outcome.
-pub async fn run_case(store: &ReleaseStore, setup: &CaseSetup, steps: &[Step], inject_faults: bool) -> CaseOutcome {
+pub async fn run_case(
+    store: &ReleaseStore,
+    setup: &CaseSetup,
+    steps: &[Step],
+    inject_faults: bool,
+) -> CaseOutcome {
     let started = Instant::now();
     let mut runner = Runner::new(store);
     runner.traffic_prefix = Some("k/".into());
@@ -125,7 +156,12 @@ pub async fn run_case(store: &ReleaseStore, setup: &CaseSetup, steps: &[Step], i
     let mut history = History::default();
     let endpoints: Endpoints = Arc::new(RwLock::new(Vec::new()));
     let mut failure = None;
-    let record = |applied: &mut Vec<Applied>, step: usize, op: String, t0: Instant, outcome: Result<String, String>, versions: String| {
+    let record = |applied: &mut Vec<Applied>,
+                  step: usize,
+                  op: String,
+                  t0: Instant,
+                  outcome: Result<String, String>,
+                  versions: String| {
         applied.push(Applied {
             step,
             op,
@@ -136,13 +172,38 @@ pub async fn run_case(store: &ReleaseStore, setup: &CaseSetup, steps: &[Step], i
         });
     };
 
-    let boot = Op::Cluster { releases: vec![setup.older.clone(); setup.members], v2: false, tls: false };
+    let boot = Op::Cluster {
+        releases: vec![setup.older.clone(); setup.members],
+        v2: false,
+        tls: false,
+    };
     let t0 = Instant::now();
     if let Err(e) = runner.apply(&boot).await {
-        record(&mut applied, 0, boot.to_string(), t0, Err(e.to_string()), String::new());
-        return CaseOutcome { applied, failure: Some(format!("boot: {e}")), requests: 0, writes_acknowledged: 0, elapsed: started.elapsed(), artifacts: None };
+        record(
+            &mut applied,
+            0,
+            boot.to_string(),
+            t0,
+            Err(e.to_string()),
+            String::new(),
+        );
+        return CaseOutcome {
+            applied,
+            failure: Some(format!("boot: {e}")),
+            requests: 0,
+            writes_acknowledged: 0,
+            elapsed: started.elapsed(),
+            artifacts: None,
+        };
     }
-    record(&mut applied, 0, boot.to_string(), t0, Ok("booted".into()), String::new());
+    record(
+        &mut applied,
+        0,
+        boot.to_string(),
+        t0,
+        Ok("booted".into()),
+        String::new(),
+    );
     refresh(&endpoints, runner.cluster.as_ref().unwrap());
     let mut epoch_no = 0;
     let mut epoch = Some(start_traffic(setup, &endpoints, epoch_no));
@@ -157,7 +218,15 @@ pub async fn run_case(store: &ReleaseStore, setup: &CaseSetup, steps: &[Step], i
         if matches!(step, Step::DisasterRestore) && !ops.is_empty() {
             // Writes after the snapshot are lost by design: check this epoch's history first.
             if let Some(e) = epoch.take() {
-                if let Some(f) = close_epoch(e, runner.cluster.as_ref().unwrap(), setup.keys, started, &mut history).await {
+                if let Some(f) = close_epoch(
+                    e,
+                    runner.cluster.as_ref().unwrap(),
+                    setup.keys,
+                    started,
+                    &mut history,
+                )
+                .await
+                {
                     failure = Some(f);
                     break 'steps;
                 }
@@ -176,9 +245,23 @@ pub async fn run_case(store: &ReleaseStore, setup: &CaseSetup, steps: &[Step], i
                 refresh(&endpoints, c);
             }
             match result {
-                Ok((what, versions)) => record(&mut applied, n + 1, format!("{step}: {op}"), t0, Ok(what), versions),
+                Ok((what, versions)) => record(
+                    &mut applied,
+                    n + 1,
+                    format!("{step}: {op}"),
+                    t0,
+                    Ok(what),
+                    versions,
+                ),
                 Err(e) => {
-                    record(&mut applied, n + 1, format!("{step}: {op}"), t0, Err(e.clone()), String::new());
+                    record(
+                        &mut applied,
+                        n + 1,
+                        format!("{step}: {op}"),
+                        t0,
+                        Err(e.clone()),
+                        String::new(),
+                    );
                     failure = Some(format!("step {} `{step}` ({op}): {e}", n + 1));
                     break 'steps;
                 }
@@ -204,16 +287,34 @@ pub async fn run_case(store: &ReleaseStore, setup: &CaseSetup, steps: &[Step], i
         for op in heal(&runner, setup) {
             let t0 = Instant::now();
             let result = match runner.apply(&op).await {
-                Ok(what) => runner.check().await.map(|v| (what, v)).map_err(|e| e.to_string()),
+                Ok(what) => runner
+                    .check()
+                    .await
+                    .map(|v| (what, v))
+                    .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             if let Some(c) = runner.cluster.as_ref() {
                 refresh(&endpoints, c);
             }
             match result {
-                Ok((what, v)) => record(&mut applied, steps.len() + 1, format!("heal: {op}"), t0, Ok(what), v),
+                Ok((what, v)) => record(
+                    &mut applied,
+                    steps.len() + 1,
+                    format!("heal: {op}"),
+                    t0,
+                    Ok(what),
+                    v,
+                ),
                 Err(e) => {
-                    record(&mut applied, steps.len() + 1, format!("heal: {op}"), t0, Err(e.clone()), String::new());
+                    record(
+                        &mut applied,
+                        steps.len() + 1,
+                        format!("heal: {op}"),
+                        t0,
+                        Err(e.clone()),
+                        String::new(),
+                    );
                     failure = Some(format!("heal `{op}`: {e}"));
                     break;
                 }
@@ -229,7 +330,10 @@ pub async fn run_case(store: &ReleaseStore, setup: &CaseSetup, steps: &[Step], i
         if let Some(c) = runner.cluster.as_mut() {
             let dir = c.keep_artifacts();
             let _ = history.write_jsonl(&dir.join("history.jsonl"));
-            let _ = std::fs::write(dir.join("timeline.json"), serde_json::to_vec_pretty(&applied).unwrap_or_default());
+            let _ = std::fs::write(
+                dir.join("timeline.json"),
+                serde_json::to_vec_pretty(&applied).unwrap_or_default(),
+            );
             let _ = std::fs::write(dir.join("timeline.svg"), super::timeline::svg(&applied));
             artifacts = Some(dir);
         }
@@ -251,20 +355,37 @@ fn member(runner: &Runner, i: u8) -> Option<(String, String, bool)> {
         return None;
     }
     let m = c.member(i as usize % n);
-    let running = runner.model.members.get(&m.name).is_some_and(|mm| mm.running);
+    let running = runner
+        .model
+        .members
+        .get(&m.name)
+        .is_some_and(|mm| mm.running);
     Some((m.name.clone(), m.release.name.clone(), running))
 }
 
 /// The operations a step means in the current state (empty: nothing to do).
-fn translate(runner: &Runner, setup: &CaseSetup, step: &Step, replaced: &mut usize, have_snapshot: bool) -> Vec<Op> {
+fn translate(
+    runner: &Runner,
+    setup: &CaseSetup,
+    step: &Step,
+    replaced: &mut usize,
+    have_snapshot: bool,
+) -> Vec<Op> {
     let model = &runner.model;
     let quorum = model.has_quorum();
     let named = |n: &str| Target::Named(n.to_string());
     let swap = |i: u8, to: &str| -> Vec<Op> {
         match member(runner, i) {
             Some((_, r, _)) if r == to => vec![],
-            Some((name, _, true)) if quorum => vec![Op::Upgrade { member: named(&name), release: to.into() }],
-            Some((name, _, false)) => vec![Op::Start { member: named(&name), release: Some(to.into()), flags: vec![] }],
+            Some((name, _, true)) if quorum => vec![Op::Upgrade {
+                member: named(&name),
+                release: to.into(),
+            }],
+            Some((name, _, false)) => vec![Op::Start {
+                member: named(&name),
+                release: Some(to.into()),
+                flags: vec![],
+            }],
             _ => vec![],
         }
     };
@@ -275,45 +396,93 @@ fn translate(runner: &Runner, setup: &CaseSetup, step: &Step, replaced: &mut usi
             let n = runner.cluster.as_ref().map_or(0, |c| c.members().len());
             (0..n as u8).flat_map(|i| swap(i, &setup.newer)).collect()
         }
-        Step::KillLeader if quorum => vec![Op::Kill { member: Target::Leader }],
+        Step::KillLeader if quorum => vec![Op::Kill {
+            member: Target::Leader,
+        }],
         Step::Kill(i) => match member(runner, *i) {
-            Some((name, _, true)) => vec![Op::Kill { member: named(&name) }],
+            Some((name, _, true)) => vec![Op::Kill {
+                member: named(&name),
+            }],
             _ => vec![],
         },
         Step::Restart(i) => match member(runner, *i) {
-            Some((name, _, true)) => vec![Op::Stop { member: named(&name) }, Op::Start { member: named(&name), release: None, flags: vec![] }],
+            Some((name, _, true)) => vec![
+                Op::Stop {
+                    member: named(&name),
+                },
+                Op::Start {
+                    member: named(&name),
+                    release: None,
+                    flags: vec![],
+                },
+            ],
             Some((name, _, false)) => vec![start_op(runner, setup, &name)],
             None => vec![],
         },
         Step::Pause(i) => match member(runner, *i) {
-            Some((name, _, true)) => vec![Op::Pause { member: named(&name) }, Op::Resume { member: named(&name) }],
+            Some((name, _, true)) => vec![
+                Op::Pause {
+                    member: named(&name),
+                },
+                Op::Resume {
+                    member: named(&name),
+                },
+            ],
             _ => vec![],
         },
-        Step::MoveLeader if quorum => vec![Op::MoveLeaderAway { member: Target::Leader }],
-        Step::SnapshotSave if quorum => vec![Op::SnapshotSave { name: "last".into(), from: Target::Leader }],
+        Step::MoveLeader if quorum => vec![Op::MoveLeaderAway {
+            member: Target::Leader,
+        }],
+        Step::SnapshotSave if quorum => vec![Op::SnapshotSave {
+            name: "last".into(),
+            from: Target::Leader,
+        }],
         // Restore restarts every member on its own binary: only when each would be allowed to.
         Step::DisasterRestore
             if have_snapshot
-                && model.members.values().all(|m| m.started_once && rules::may_start(&m.binary, model.cluster_version, false, &[]).is_ok()) =>
+                && model.members.values().all(|m| {
+                    m.started_once
+                        && rules::may_start(&m.binary, model.cluster_version, false, &[]).is_ok()
+                }) =>
         {
-            vec![Op::Restore { name: "last".into() }]
+            vec![Op::Restore {
+                name: "last".into(),
+            }]
         }
-        Step::MemberReplace(i) if model.members.values().all(|m| m.running) => match member(runner, *i) {
-            Some((name, release, _)) => {
-                *replaced += 1;
-                vec![Op::MemberRemove { member: named(&name) }, Op::MemberAdd { name: format!("r{replaced}"), release, via: None, no_start: false }]
+        Step::MemberReplace(i) if model.members.values().all(|m| m.running) => {
+            match member(runner, *i) {
+                Some((name, release, _)) => {
+                    *replaced += 1;
+                    vec![
+                        Op::MemberRemove {
+                            member: named(&name),
+                        },
+                        Op::MemberAdd {
+                            name: format!("r{replaced}"),
+                            release,
+                            via: None,
+                            no_start: false,
+                        },
+                    ]
+                }
+                None => vec![],
             }
-            None => vec![],
-        },
+        }
         Step::Compact if quorum => vec![Op::Compact],
         Step::Defrag(i) => match member(runner, *i) {
-            Some((name, _, true)) if quorum => vec![Op::Defrag { member: named(&name) }],
+            Some((name, _, true)) if quorum => vec![Op::Defrag {
+                member: named(&name),
+            }],
             _ => vec![],
         },
-        Step::CorruptValue(i) if quorum && model.members.values().all(|m| m.running) => match member(runner, *i) {
-            Some((name, _, true)) => vec![Op::CorruptValue { member: named(&name) }],
-            _ => vec![],
-        },
+        Step::CorruptValue(i) if quorum && model.members.values().all(|m| m.running) => {
+            match member(runner, *i) {
+                Some((name, _, true)) => vec![Op::CorruptValue {
+                    member: named(&name),
+                }],
+                _ => vec![],
+            }
+        }
         _ => vec![],
     }
 }
@@ -321,20 +490,33 @@ fn translate(runner: &Runner, setup: &CaseSetup, step: &Step, replaced: &mut usi
 /// Starts a stopped member with its release, or with the newer one if the model predicts its
 /// own would be refused (a downgrade that could not happen).
 fn start_op(runner: &Runner, setup: &CaseSetup, name: &str) -> Op {
-    let m = runner.cluster.as_ref().and_then(|c| c.index_of(name).map(|i| c.member(i)));
-    let refused = m.is_some_and(|m| rules::may_start(&m.release.version, runner.model.cluster_version, false, &[]).is_err());
+    let m = runner
+        .cluster
+        .as_ref()
+        .and_then(|c| c.index_of(name).map(|i| c.member(i)));
+    let refused = m.is_some_and(|m| {
+        rules::may_start(&m.release.version, runner.model.cluster_version, false, &[]).is_err()
+    });
     let release = refused.then(|| setup.newer.clone());
-    Op::Start { member: Target::Named(name.into()), release, flags: vec![] }
+    Op::Start {
+        member: Target::Named(name.into()),
+        release,
+        flags: vec![],
+    }
 }
 
 /// Brings every member back: resume the paused, start the stopped.
 fn heal(runner: &Runner, setup: &CaseSetup) -> Vec<Op> {
-    let Some(c) = runner.cluster.as_ref() else { return vec![] };
+    let Some(c) = runner.cluster.as_ref() else {
+        return vec![];
+    };
     let mut ops = Vec::new();
     for m in c.members() {
         let known = runner.model.members.get(&m.name);
         if m.is_paused() {
-            ops.push(Op::Resume { member: Target::Named(m.name.clone()) });
+            ops.push(Op::Resume {
+                member: Target::Named(m.name.clone()),
+            });
         } else if known.is_some_and(|k| !k.running) && known.is_some_and(|k| k.started_once) {
             ops.push(start_op(runner, setup, &m.name));
         }

@@ -128,8 +128,14 @@ mod tests {
     #[test]
     fn same_seed_same_sequence() {
         let gen = |seed: u8| {
-            let mut r = TestRunner::new_with_rng(Default::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]));
-            sequence(&Weights::default(), 8).new_tree(&mut r).unwrap().current()
+            let mut r = TestRunner::new_with_rng(
+                Default::default(),
+                TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
+            );
+            sequence(&Weights::default(), 8)
+                .new_tree(&mut r)
+                .unwrap()
+                .current()
         };
         assert_eq!(gen(7), gen(7));
         assert_ne!(gen(7), gen(8));
@@ -145,9 +151,15 @@ mod tests {
 
     #[test]
     fn zero_weight_steps_are_never_drawn() {
-        let mut r = TestRunner::new_with_rng(Default::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &[1; 32]));
+        let mut r = TestRunner::new_with_rng(
+            Default::default(),
+            TestRng::from_seed(RngAlgorithm::ChaCha, &[1; 32]),
+        );
         for _ in 0..200 {
-            let s = step(&Weights::default()).new_tree(&mut r).unwrap().current();
+            let s = step(&Weights::default())
+                .new_tree(&mut r)
+                .unwrap()
+                .current();
             assert!(!matches!(s, Step::CorruptValue(_)));
         }
     }

@@ -23,7 +23,10 @@ pub struct Replay {
 impl Replay {
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self).expect("replay serializes"))?;
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).expect("replay serializes"),
+        )?;
         std::fs::rename(tmp, path)
     }
 

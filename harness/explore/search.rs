@@ -8,7 +8,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+};
 
 use super::case::{run_case, CaseOutcome, CaseSetup};
 use super::plan::{sequence, Step, Weights};
@@ -44,24 +46,41 @@ pub struct ExploreReport {
 }
 
 /// Runs the exploration; progress lines go to `progress`.
-pub fn explore(store: &ReleaseStore, cfg: &ExploreConfig, progress: &mut dyn Write) -> ExploreReport {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+pub fn explore(
+    store: &ReleaseStore,
+    cfg: &ExploreConfig,
+    progress: &mut dyn Write,
+) -> ExploreReport {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let mut seed_bytes = [0u8; 32];
     seed_bytes[..8].copy_from_slice(&cfg.seed.to_le_bytes());
     let config = Config {
         cases: cfg.cases,
         max_shrink_time: cfg.shrink_budget.as_millis() as u32,
         max_shrink_iters: 64,
-        failure_persistence: cfg
-            .regressions
-            .as_ref()
-            .map(|p| Box::new(FileFailurePersistence::Direct(Box::leak(p.display().to_string().into_boxed_str()))) as _),
+        failure_persistence: cfg.regressions.as_ref().map(|p| {
+            Box::new(FileFailurePersistence::Direct(Box::leak(
+                p.display().to_string().into_boxed_str(),
+            ))) as _
+        }),
         rng_algorithm: RngAlgorithm::ChaCha,
         ..Config::default()
     };
-    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes));
+    let mut runner = TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+    );
     let started = Instant::now();
-    let state = RefCell::new((ExploreReport::default(), None::<(Vec<Step>, CaseOutcome)>, false, progress));
+    let state = RefCell::new((
+        ExploreReport::default(),
+        None::<(Vec<Step>, CaseOutcome)>,
+        false,
+        progress,
+    ));
     let strategy = sequence(&cfg.weights, cfg.max_steps);
     let result = runner.run(&strategy, |steps| {
         let mut st = state.borrow_mut();
@@ -81,7 +100,9 @@ pub fn explore(store: &ReleaseStore, cfg: &ExploreConfig, progress: &mut dyn Wri
         st.0.ops_applied += outcome.applied.len();
         st.0.requests += outcome.requests;
         let list: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
-        let verdict = outcome.failure.as_deref().map_or("ok".to_string(), |f| format!("FAIL: {}", f.lines().next().unwrap_or("")));
+        let verdict = outcome.failure.as_deref().map_or("ok".to_string(), |f| {
+            format!("FAIL: {}", f.lines().next().unwrap_or(""))
+        });
         let _ = writeln!(
             st.3,
             "{} {n:>3} [{:>5.1}s, {} ops, {} requests, {} writes acked] {} -> {verdict}",
@@ -111,7 +132,10 @@ pub fn explore(store: &ReleaseStore, cfg: &ExploreConfig, progress: &mut dyn Wri
     report.elapsed = started.elapsed();
     if let Err(TestError::Fail(reason, minimal)) = result {
         let _ = std::fs::create_dir_all(&cfg.out_dir);
-        let path = cfg.out_dir.join(format!("replay-{}-{}-seed{}.json", cfg.setup.older, cfg.setup.newer, cfg.seed));
+        let path = cfg.out_dir.join(format!(
+            "replay-{}-{}-seed{}.json",
+            cfg.setup.older, cfg.setup.newer, cfg.seed
+        ));
         let artifacts = match last_failure {
             Some((steps, o)) if steps == minimal => o.artifacts,
             Some((_, o)) => {
@@ -137,6 +161,10 @@ pub fn explore(store: &ReleaseStore, cfg: &ExploreConfig, progress: &mut dyn Wri
 
 /// Runs a replay file's case once.
 pub fn replay(store: &ReleaseStore, r: &Replay) -> CaseOutcome {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(run_case(store, &r.setup, &r.steps, r.inject_faults))
 }

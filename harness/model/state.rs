@@ -124,6 +124,15 @@ impl Model {
         Ok(())
     }
 
+    /// Predicts a (re)start of `name` with `binary` and extra `flags`, changing nothing.
+    pub fn predict_start(&self, name: &str, binary: &Version, flags: &[String]) -> StartOutcome {
+        let m = self
+            .members
+            .get(name)
+            .expect("start of a member the model knows");
+        rules::may_start(binary, self.cluster_version, !m.started_once, flags)
+    }
+
     /// Predicts and applies a (re)start of `name` with `binary` and extra `flags`.
     pub fn start(&mut self, name: &str, binary: &Version, flags: &[String]) -> StartOutcome {
         let m = self

@@ -56,6 +56,8 @@ pub struct Runner<'a> {
     store: &'a ReleaseStore,
     /// Keys under this prefix belong to concurrent traffic, checked by its history instead.
     pub traffic_prefix: Option<String>,
+    /// The revision of the last compaction.
+    compacted: i64,
     pub cluster: Option<Cluster>,
     pub model: Model,
     snapshots: BTreeMap<String, (PathBuf, bool)>,
@@ -67,6 +69,7 @@ impl<'a> Runner<'a> {
         Runner {
             store,
             traffic_prefix: None,
+            compacted: 0,
             cluster: None,
             model: Model::default(),
             snapshots: BTreeMap::new(),
@@ -162,12 +165,16 @@ impl<'a> Runner<'a> {
                 let i = self.via(&None).await?;
                 for n in 0..*count {
                     let (k, v) = (format!("{prefix}/{n}"), format!("value-{n}"));
-                    self.cluster()?.member(i).put(&k, &v).await?;
-                    self.model.ack(&k, Some(&v));
+                    self.write(i, &k, Some(&v)).await?;
                 }
-                Ok(format!("{count} keys written"))
+                Ok(format!("{count} writes, each as the model predicted"))
             }
             Op::V2Set { key, value } => {
+                if !self.model.has_quorum() {
+                    return Err(StepError::Harness(
+                        "v2-set needs a quorum; use put to test writes without one".into(),
+                    ));
+                }
                 let i = self.via(&None).await?;
                 self.cluster()?.member(i).v2_set(key, value).await?;
                 self.model.ack(&format!("{V2_PREFIX}{key}"), Some(value));
@@ -210,8 +217,10 @@ impl<'a> Runner<'a> {
                 let i = self.index(member).await?;
                 let r = self.resolve_release(release)?;
                 let c = self.cluster_mut()?;
+                // The guides move leadership away first; when that fails the member is still
+                // stopped (a leader hands over by itself on SIGTERM), and the outcome says so.
                 let moved = if c.live().len() > 1 {
-                    c.move_leader_away(i).await.ok()
+                    Some(c.move_leader_away(i).await)
                 } else {
                     None
                 };
@@ -219,9 +228,11 @@ impl<'a> Runner<'a> {
                 let name = self.name(i);
                 self.model.stop(&name);
                 let started = self.start(i, Some(r), Vec::new(), false).await?;
-                let lead = moved
-                    .map(|l| format!("leader {}, ", self.name(l)))
-                    .unwrap_or_default();
+                let lead = match moved {
+                    Some(Ok(l)) => format!("leader {}, ", self.name(l)),
+                    Some(Err(e)) => format!("leadership not moved ({e}), "),
+                    None => String::new(),
+                };
                 Ok(format!("{lead}{started}"))
             }
             Op::MoveLeaderAway { member } => {
@@ -270,6 +281,7 @@ impl<'a> Runner<'a> {
                 self.model.restore(name).map_err(StepError::Harness)?;
                 // A restored cluster starts a new history: revisions restart from the snapshot's.
                 self.last_revisions.clear();
+                self.compacted = 0;
                 Ok(format!(
                     "every member restored from {name}{}",
                     if skip { " (--skip-hash-check)" } else { "" }
@@ -346,10 +358,18 @@ impl<'a> Runner<'a> {
                 let i = self.via(&None).await?;
                 let m = self.cluster()?.member(i);
                 let current = m.status().await?.revision;
-                // Well behind the present, so the oracle's HashKV revision stays above it.
+                // Well behind the present, so the oracle's HashKV revision stays above it; and
+                // past the last compaction, which etcd would refuse again.
                 let to = (current - 10).max(1);
+                if to <= self.compacted {
+                    return Ok(format!(
+                        "nothing to compact (current {current}, compacted {})",
+                        self.compacted
+                    ));
+                }
                 m.rpc("compact", |mut c| async move { c.compact(to, None).await })
                     .await?;
+                self.compacted = to;
                 Ok(format!("compacted to revision {to} (current {current})"))
             }
             Op::Defrag { member } => {
@@ -362,14 +382,13 @@ impl<'a> Runner<'a> {
             Op::CorruptValue { member } => self.corrupt_value(member).await,
             Op::ExpectClusterVersion(v) => {
                 if self.model.cluster_version != Some(*v) {
-                    return Err(disagree(
-                        "scenario's expected cluster version",
-                        format!(
-                            "{:?} (model)",
-                            self.model.cluster_version.map(|v| v.to_string())
-                        ),
-                        format!("{v} (scenario)"),
-                    ));
+                    let model = self
+                        .model
+                        .cluster_version
+                        .map_or("undecided".into(), |m| m.to_string());
+                    return Err(StepError::Harness(format!(
+                        "the scenario expects cluster version {v}, the model predicts {model}"
+                    )));
                 }
                 Ok(format!("model agrees: {v}"))
             }
@@ -418,9 +437,21 @@ impl<'a> Runner<'a> {
                         "refused (TLS)",
                         format!("HTTP {}", r.status()),
                     )),
-                    Err(_) => Ok(format!(
-                        "every member restarted on the new CA; the old CA is refused at {url}"
-                    )),
+                    Err(e) => {
+                        let why = error_chain(&e);
+                        if why.contains("certificate")
+                            || why.contains("UnknownIssuer")
+                            || why.contains("handshake")
+                        {
+                            Ok(format!("every member restarted on the new CA; the old CA is refused at {url}"))
+                        } else {
+                            Err(disagree(
+                                "a client trusting only the old CA",
+                                "a TLS certificate error",
+                                why,
+                            ))
+                        }
+                    }
                 };
             }
         };
@@ -580,13 +611,16 @@ impl<'a> Runner<'a> {
         }
         c.member_mut(i).extra_flags = flags.clone();
         let binary = c.member(i).release.version.clone();
-        let predicted = self.model.start(&name, &binary, &flags);
+        // The prediction comes first; the model moves only once the process was spawned.
+        let predicted = self.model.predict_start(&name, &binary, &flags);
         let c = self.cluster_mut()?;
         if joining {
             c.start_joining(i)?;
         } else {
             c.restart_member(i, None)?;
         }
+        let applied = self.model.start(&name, &binary, &flags);
+        debug_assert_eq!(applied, predicted);
         match predicted {
             Ok(()) => {
                 self.wait_started(i).await?;
@@ -753,4 +787,15 @@ impl<'a> Runner<'a> {
             Err(m) => Err(StepError::Disagree(m)),
         }
     }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
 }

@@ -15,6 +15,8 @@ use crate::model::Model;
 
 /// How long data and HashKV may take to agree once versions do.
 const DATA_TIMEOUT: Duration = Duration::from_secs(8);
+/// The least time one observation gets, even past the deadline.
+const OBSERVATION_FLOOR: Duration = Duration::from_secs(15);
 
 /// Keys of the model that live in the v2 store carry this prefix.
 pub const V2_PREFIX: &str = "v2:";
@@ -121,14 +123,33 @@ pub async fn check(
     let start = Instant::now();
     let mut deadline = start + timeout;
     let mut versions_agreed = false;
+    let mut observations_since = 0;
     loop {
-        let obs = observe(cluster, model, traffic_prefix).await;
+        // One observation is bounded too: a hung member must not stretch the deadline.
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(OBSERVATION_FLOOR);
+        let obs = match tokio::time::timeout(left, observe(cluster, model, traffic_prefix)).await {
+            Ok(o) => o,
+            Err(_) => {
+                let m = Mismatch {
+                    what: "observation".into(),
+                    model: "an answer".into(),
+                    etcd: format!("none within {left:?}"),
+                };
+                return Err(vec![m]);
+            }
+        };
         let mismatches = judge(model, &obs);
         // Versions may take the leader's monitor interval to converge; once they agree, the
-        // data has no such excuse: followers apply within moments, so its wait is short.
+        // data has no such excuse: followers apply within moments, so its wait is short (but
+        // always long enough for a second observation).
         if !versions_agreed && verdict::versions(model, &obs).is_empty() {
             versions_agreed = true;
             deadline = deadline.min(Instant::now() + DATA_TIMEOUT);
+        }
+        if versions_agreed {
+            observations_since += 1;
         }
         if mismatches.is_empty() {
             let backwards = verdict::revisions(last_revisions, &obs);
@@ -138,7 +159,7 @@ pub async fn check(
                 Err(backwards)
             };
         }
-        if Instant::now() >= deadline {
+        if Instant::now() >= deadline && (!versions_agreed || observations_since >= 2) {
             let mut m = mismatches;
             for (name, o) in &obs.members {
                 for e in &o.errors {

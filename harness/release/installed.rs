@@ -44,7 +44,8 @@ impl Release {
     pub fn verify(&self) -> Result<(), ReleaseError> {
         for b in self.binaries.values() {
             let stamp = file_stamp(&b.path);
-            if stamp.is_some() && VERIFIED.lock().unwrap().get(&b.path) == stamp.as_ref() {
+            let memo_key = (b.path.clone(), b.sha256.clone());
+            if stamp.is_some() && VERIFIED.lock().unwrap().get(&memo_key) == stamp.as_ref() {
                 continue;
             }
             let actual = sha256_file(&b.path).map_err(|e| ReleaseError::cache(&b.path, e))?;
@@ -58,7 +59,7 @@ impl Release {
                 });
             }
             if let Some(s) = stamp {
-                VERIFIED.lock().unwrap().insert(b.path.clone(), s);
+                VERIFIED.lock().unwrap().insert(memo_key, s);
             }
         }
         Ok(())
@@ -67,7 +68,8 @@ impl Release {
 
 type Stamp = (u64, u64, u64, i64, i64, i64, i64);
 
-static VERIFIED: std::sync::LazyLock<Mutex<BTreeMap<PathBuf, Stamp>>> =
+/// Files that matched a given hash, and the stamp they had then.
+static VERIFIED: std::sync::LazyLock<Mutex<BTreeMap<(PathBuf, Sha256), Stamp>>> =
     std::sync::LazyLock::new(|| Mutex::new(BTreeMap::new()));
 
 fn file_stamp(p: &Path) -> Option<Stamp> {

@@ -11,7 +11,7 @@ use super::error::ReleaseError;
 use super::version::Version;
 
 /// A lowercase hex sha256, validated on parse.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Sha256(String);
 
@@ -49,7 +49,7 @@ pub type BinaryPins = BTreeMap<String, Sha256>;
 
 /// Where a release's binaries come from, in the order they are tried.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SourceSpec {
     /// Upstream `etcd-vX-linux-amd64.tar.gz` from GitHub releases (or a mirror of that layout).
     Github {
@@ -167,6 +167,26 @@ impl Lock {
             if !seen.insert(v.clone()) {
                 return Err(bad(format!("release {v} is pinned twice")));
             }
+            // Names become file names in the cache: plain names only.
+            let plain = |s: &str| {
+                !s.is_empty()
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            };
+            if let Some(b) = r.binaries.iter().find(|b| !plain(b)) {
+                return Err(bad(format!(
+                    "release {v}: binary name {b:?} is not a plain file name"
+                )));
+            }
+            for s in &r.sources {
+                if let SourceSpec::Deb { suite, .. } = s {
+                    if !plain(suite) {
+                        return Err(bad(format!(
+                            "release {v}: suite {suite:?} is not a plain name"
+                        )));
+                    }
+                }
+            }
             for needed in ["etcd", "etcdctl"] {
                 if !r.binaries.iter().any(|b| b == needed) {
                     return Err(bad(format!("release {v}: `binaries` must list {needed:?}")));
@@ -257,6 +277,21 @@ mod tests {
             deb(&format!("etcd = \"{H}\", etcdctl = \"{H}\""))
         );
         assert!(parse(&two).unwrap_err().contains("pinned twice"));
+    }
+
+    #[test]
+    fn a_misspelled_field_is_rejected_not_ignored() {
+        let t = format!(
+            "[[release]]\nversion = \"3.5.16\"\nbinaries = [\"etcd\", \"etcdctl\"]\n\
+             [[release.source]]\nkind = \"github\"\narchive_sha256 = \"{H}\"\nbase-url = \"http://x\"\n"
+        );
+        let e = parse(&t).unwrap_err();
+        assert!(e.contains("base-url"), "{e}");
+        let t = format!(
+            "[[release]]\nversion = \"3.5.16\"\nbinaries = [\"etcd\", \"etcdctl\", \"../x\"]\n\
+             [[release.source]]\nkind = \"github\"\narchive_sha256 = \"{H}\"\n"
+        );
+        assert!(parse(&t).unwrap_err().contains("not a plain file name"));
     }
 
     #[test]

@@ -6,8 +6,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// A binary's version as `etcd --version` and `/version`'s `etcdserver` report it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A binary's version as `etcd --version` and `/version`'s `etcdserver` report it. Ordered
+/// like semver: a pre-release (`3.5.30-rc.0`) sorts below its release.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Version {
     pub major: u32,
@@ -61,7 +62,15 @@ impl FromStr for Version {
         let err = || ParseVersionError(s.to_string());
         let t = s.trim().trim_start_matches('v');
         let (core, pre) = match t.split_once('-') {
-            Some((c, p)) if !p.is_empty() => (c, Some(p.to_string())),
+            // The suffix ends up in cache paths: letters, digits, dots and dashes only, no "..".
+            Some((c, p))
+                if !p.is_empty()
+                    && !p.contains("..")
+                    && p.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') =>
+            {
+                (c, Some(p.to_string()))
+            }
             Some(_) => return Err(err()),
             None => (t, None),
         };
@@ -83,6 +92,25 @@ impl FromStr for Version {
             patch,
             pre,
         })
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.major, self.minor, self.patch)
+            .cmp(&(other.major, other.minor, other.patch))
+            .then_with(|| match (&self.pre, &other.pre) {
+                (None, None) => std::cmp::Ordering::Equal,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (Some(a), Some(b)) => a.cmp(b),
+            })
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -133,8 +161,8 @@ impl FromStr for MinorVersion {
     type Err = ParseVersionError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || ParseVersionError(s.to_string());
+        // Exactly MAJOR.MINOR: `3.5.1` here would be a patch mistaken for a cluster version.
         let (a, b) = s.trim().split_once('.').ok_or_else(err)?;
-        let b = b.split('.').next().unwrap_or(b);
         Ok(MinorVersion {
             major: a.parse().map_err(|_| err())?,
             minor: b.parse().map_err(|_| err())?,
@@ -152,7 +180,16 @@ mod tests {
         let dev: Version = "v3.6.0-alpha.0".parse().unwrap();
         assert_eq!(dev.pre.as_deref(), Some("alpha.0"));
         assert_eq!(dev.to_string(), "3.6.0-alpha.0");
-        for bad in ["3.5", "3.5.x", "", "3.5.1.2", "3.5.1-", "a.b.c"] {
+        for bad in [
+            "3.5",
+            "3.5.x",
+            "",
+            "3.5.1.2",
+            "3.5.1-",
+            "a.b.c",
+            "3.5.0-/../..",
+            "3.5.0-a/b",
+        ] {
             assert!(bad.parse::<Version>().is_err(), "{bad}");
         }
     }
@@ -171,5 +208,8 @@ mod tests {
         assert_eq!(MinorVersion::from_cluster_field("not_decided"), None);
         assert_eq!(MinorVersion::from_cluster_field(""), None);
         assert!(MinorVersion::new(3, 4) < MinorVersion::new(3, 5));
+        assert!("3.5.1".parse::<MinorVersion>().is_err());
+        assert!("3.5.30-rc.0".parse::<Version>().unwrap() < Version::new(3, 5, 30));
+        assert!(Version::new(3, 5, 29) < "3.5.30-rc.0".parse::<Version>().unwrap());
     }
 }

@@ -1,5 +1,6 @@
 //! External tools (apt-get, dpkg-deb, pip, etcd --version) run with a deadline.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,6 +11,18 @@ pub fn run_bounded(cmd: &mut Command, scratch: &Path, timeout: Duration) -> Resu
     let tool = format!("{:?}", cmd.get_program());
     let out = tempfile::NamedTempFile::new_in(scratch).map_err(|e| e.to_string())?;
     let err = tempfile::NamedTempFile::new_in(scratch).map_err(|e| e.to_string())?;
+    // Its own process group (a timeout kills the tool and its helpers, e.g. apt's methods), and
+    // PR_SET_PDEATHSIG: this thread waits for it, so the signal fires only if we die.
+    cmd.process_group(0);
+    // SAFETY: prctl is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(out.reopen().map_err(|e| e.to_string())?)
@@ -22,6 +35,10 @@ pub fn run_bounded(cmd: &mut Command, scratch: &Path, timeout: Duration) -> Resu
             break s;
         }
         if Instant::now() >= deadline {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
             let _ = child.kill();
             let _ = child.wait();
             return Err(format!("{tool} did not finish within {timeout:?}"));
