@@ -39,8 +39,51 @@ pub struct Applied {
     pub start_ms: u64,
     pub end_ms: u64,
     pub outcome: Result<String, String>,
-    /// `m1=3.5.16/3.4 …` after the step.
+    /// `m1=3.5.16/3.4 …` as the oracle observed it after the step (empty if it failed).
     pub versions: String,
+    /// Every member after the step, for the timeline.
+    pub members: Vec<MemberState>,
+    /// The model's cluster version after the step.
+    pub cluster_version: Option<String>,
+}
+
+/// One member at one moment of the timeline.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberState {
+    pub name: String,
+    pub release: String,
+    /// `running`, `paused` or `down`.
+    pub state: &'static str,
+    pub leader: bool,
+}
+
+/// Every member's release and state, and who leads (one bounded Status call).
+async fn member_states(runner: &Runner<'_>) -> Vec<MemberState> {
+    let Some(c) = runner.cluster.as_ref() else {
+        return vec![];
+    };
+    let mut leader = 0;
+    if let Some(&i) = c.live().first() {
+        if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_secs(1), c.member(i).status()).await
+        {
+            leader = s.leader;
+        }
+    }
+    c.members()
+        .iter()
+        .map(|m| MemberState {
+            name: m.name.clone(),
+            release: m.release.name.clone(),
+            state: if m.is_paused() {
+                "paused"
+            } else if m.is_running() {
+                "running"
+            } else {
+                "down"
+            },
+            leader: leader != 0 && m.id == Some(leader),
+        })
+        .collect()
 }
 
 #[derive(Debug)]
@@ -156,21 +199,22 @@ pub async fn run_case(
     let mut history = History::default();
     let endpoints: Endpoints = Arc::new(RwLock::new(Vec::new()));
     let mut failure = None;
-    let record = |applied: &mut Vec<Applied>,
-                  step: usize,
-                  op: String,
-                  t0: Instant,
-                  outcome: Result<String, String>,
-                  versions: String| {
-        applied.push(Applied {
-            step,
-            op,
-            start_ms: t0.duration_since(started).as_millis() as u64,
-            end_ms: started.elapsed().as_millis() as u64,
-            outcome,
-            versions,
-        });
-    };
+    macro_rules! record {
+        ($applied:expr, $step:expr, $op:expr, $t0:expr, $outcome:expr, $versions:expr $(,)?) => {{
+            let members = member_states(&runner).await;
+            let cluster_version = runner.model.cluster_version.map(|v| v.to_string());
+            $applied.push(Applied {
+                step: $step,
+                op: $op,
+                start_ms: $t0.duration_since(started).as_millis() as u64,
+                end_ms: started.elapsed().as_millis() as u64,
+                outcome: $outcome,
+                versions: $versions,
+                members,
+                cluster_version,
+            });
+        }};
+    }
 
     let boot = Op::Cluster {
         releases: vec![setup.older.clone(); setup.members],
@@ -179,8 +223,8 @@ pub async fn run_case(
     };
     let t0 = Instant::now();
     if let Err(e) = runner.apply(&boot).await {
-        record(
-            &mut applied,
+        record!(
+            applied,
             0,
             boot.to_string(),
             t0,
@@ -196,8 +240,8 @@ pub async fn run_case(
             artifacts: None,
         };
     }
-    record(
-        &mut applied,
+    record!(
+        applied,
         0,
         boot.to_string(),
         t0,
@@ -245,8 +289,8 @@ pub async fn run_case(
                 refresh(&endpoints, c);
             }
             match result {
-                Ok((what, versions)) => record(
-                    &mut applied,
+                Ok((what, versions)) => record!(
+                    applied,
                     n + 1,
                     format!("{step}: {op}"),
                     t0,
@@ -254,8 +298,8 @@ pub async fn run_case(
                     versions,
                 ),
                 Err(e) => {
-                    record(
-                        &mut applied,
+                    record!(
+                        applied,
                         n + 1,
                         format!("{step}: {op}"),
                         t0,
@@ -298,8 +342,8 @@ pub async fn run_case(
                 refresh(&endpoints, c);
             }
             match result {
-                Ok((what, v)) => record(
-                    &mut applied,
+                Ok((what, v)) => record!(
+                    applied,
                     steps.len() + 1,
                     format!("heal: {op}"),
                     t0,
@@ -307,8 +351,8 @@ pub async fn run_case(
                     v,
                 ),
                 Err(e) => {
-                    record(
-                        &mut applied,
+                    record!(
+                        applied,
                         steps.len() + 1,
                         format!("heal: {op}"),
                         t0,

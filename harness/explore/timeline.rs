@@ -2,7 +2,6 @@
 //! the release the member runs, marks where an operation hit it, a top row with the cluster
 //! version, the failing step in red. Drawn from the applied-operation log alone.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::case::Applied;
@@ -10,17 +9,6 @@ use super::case::Applied;
 const PALETTE: [&str; 6] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948",
 ];
-
-/// Parses `m1=3.5.16/3.5 m2=…` into (member → (release, cluster version)).
-fn parse_versions(s: &str) -> BTreeMap<String, (String, String)> {
-    s.split_whitespace()
-        .filter_map(|w| {
-            let (m, rest) = w.split_once('=')?;
-            let (r, c) = rest.split_once('/')?;
-            Some((m.to_string(), (r.to_string(), c.to_string())))
-        })
-        .collect()
-}
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -33,19 +21,18 @@ pub fn svg(applied: &[Applied]) -> String {
     let end = applied.iter().map(|a| a.end_ms).max().unwrap_or(1).max(1);
     let mut members: Vec<String> = Vec::new();
     let mut releases: Vec<String> = Vec::new();
-    for a in applied {
-        for (m, (r, _)) in parse_versions(&a.versions) {
-            if !members.contains(&m) {
-                members.push(m);
-            }
-            if !releases.contains(&r) {
-                releases.push(r);
-            }
+    for m in applied.iter().flat_map(|a| &a.members) {
+        if !members.contains(&m.name) {
+            members.push(m.name.clone());
+        }
+        if !releases.contains(&m.release) {
+            releases.push(m.release.clone());
         }
     }
     let (left, width, row) = (90.0, 900.0, 28.0);
     let x = |ms: u64| left + width * ms as f64 / end as f64;
-    let height = row * (members.len() as f64 + 3.0) + 40.0;
+    let label_rows = 3.0;
+    let height = row * (members.len() as f64 + 2.0 + label_rows) + 30.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -61,89 +48,104 @@ pub fn svg(applied: &[Applied]) -> String {
             esc(m)
         );
     }
-    // Segments between consecutive observations.
-    let mut prev_t = 0;
-    for a in applied {
-        let v = parse_versions(&a.versions);
-        if v.is_empty() {
-            continue;
-        }
-        let (x0, x1) = (x(prev_t), x(a.end_ms));
-        if let Some((_, c)) = v.values().next() {
+    // The state after each step holds until the next step ends.
+    for (k, a) in applied.iter().enumerate() {
+        let t1 = applied.get(k + 1).map_or(end, |n| n.end_ms);
+        let (x0, x1) = (x(a.end_ms), x(t1));
+        let w = (x1 - x0).max(1.0);
+        if let Some(cv) = &a.cluster_version {
             let _ = writeln!(
                 out,
-                r##"<rect x="{x0}" y="4" width="{}" height="{}" fill="#ddd"/><text x="{}" y="{}">{}</text>"##,
-                (x1 - x0).max(1.0),
+                r##"<rect x="{x0}" y="4" width="{w}" height="{}" fill="#e8e8e8" stroke="#fff"/><text x="{}" y="{}">{}</text>"##,
                 row - 8.0,
                 x0 + 2.0,
                 row * 0.7,
-                esc(c)
+                esc(cv)
             );
         }
-        for (i, m) in members.iter().enumerate() {
-            if let Some((r, _)) = v.get(m) {
-                let color =
-                    PALETTE[releases.iter().position(|x| x == r).unwrap_or(0) % PALETTE.len()];
-                let y = row * (i as f64 + 1.0) + 4.0;
-                let _ = writeln!(
-                    out,
-                    r#"<rect x="{x0}" y="{y}" width="{}" height="{}" fill="{color}"><title>{}</title></rect>"#,
-                    (x1 - x0).max(1.0),
-                    row - 8.0,
-                    esc(r)
-                );
-            }
+        for m in &a.members {
+            let Some(i) = members.iter().position(|n| n == &m.name) else {
+                continue;
+            };
+            let y = row * (i as f64 + 1.0) + 4.0;
+            let color =
+                PALETTE[releases.iter().position(|r| r == &m.release).unwrap_or(0) % PALETTE.len()];
+            let (fill, opacity) = match m.state {
+                "running" => (color, 1.0),
+                "paused" => (color, 0.35),
+                _ => ("#bbbbbb", 1.0),
+            };
+            let stroke = if m.leader {
+                r##" stroke="#000" stroke-width="2""##
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                r#"<rect x="{x0}" y="{y}" width="{w}" height="{}" fill="{fill}" fill-opacity="{opacity}"{stroke}><title>{} {} {}{}</title></rect>"#,
+                row - 8.0,
+                esc(&m.name),
+                esc(&m.release),
+                m.state,
+                if m.leader { " (leader)" } else { "" }
+            );
         }
-        prev_t = a.end_ms;
     }
-    // Operation marks on the row of the member they name (or across the top).
+    // Operations: a mark on the row of the member they name (else the cluster row), red if the
+    // step failed, labelled underneath.
     for a in applied {
         let color = if a.outcome.is_err() {
             "#d62728"
         } else {
             "#222"
         };
+        let op = a.op.rsplit(": ").next().unwrap_or(&a.op);
         let row_of = members
             .iter()
-            .position(|m| a.op.split(|c: char| !c.is_alphanumeric()).any(|w| w == m));
-        let y = row * (row_of.map_or(0.0, |i| i as f64 + 1.0)) + 2.0;
-        let label = a.op.rsplit(": ").next().unwrap_or(&a.op);
+            .position(|m| op.split(|c: char| !c.is_alphanumeric()).any(|w| w == m));
+        let y = row * row_of.map_or(0.0, |i| i as f64 + 1.0) + 2.0;
+        let detail = match &a.outcome {
+            Ok(s) | Err(s) => s.clone(),
+        };
         let _ = writeln!(
             out,
-            r#"<line x1="{0}" x2="{0}" y1="{y}" y2="{1}" stroke="{color}" stroke-width="2"><title>{2} ({3}–{4} ms): {5}</title></line>"#,
+            r#"<line x1="{0}" x2="{0}" y1="{y}" y2="{1}" stroke="{color}" stroke-width="3"><title>{2} ({3}–{4} ms): {5}</title></line>"#,
             x(a.start_ms),
             y + row - 4.0,
             esc(&a.op),
             a.start_ms,
             a.end_ms,
-            esc(&match &a.outcome {
-                Ok(s) | Err(s) => s.clone(),
-            })
+            esc(&detail)
         );
+        let ly = row * (members.len() as f64 + 1.6) + 11.0 * (a.step % label_rows as usize) as f64;
         let _ = writeln!(
             out,
-            r#"<text x="{}" y="{}" fill="{color}" font-size="9">{}</text>"#,
+            r#"<text x="{}" y="{ly}" fill="{color}" font-size="9">{}</text>"#,
             x(a.start_ms) + 2.0,
-            row * (members.len() as f64 + 1.6) + 10.0 * (a.step % 3) as f64,
-            esc(label)
+            esc(op)
         );
     }
-    let ly = row * (members.len() as f64 + 2.6) + 20.0;
-    for (i, r) in releases.iter().enumerate() {
-        let lx = left + 120.0 * i as f64;
+    let ly = row * (members.len() as f64 + 1.0 + label_rows) + 24.0;
+    let legend = releases.iter().map(|r| {
+        (
+            r.as_str(),
+            PALETTE[releases.iter().position(|x| x == r).unwrap_or(0) % PALETTE.len()],
+        )
+    });
+    for (i, (r, c)) in legend.chain([("down", "#bbbbbb")]).enumerate() {
+        let lx = left + 110.0 * i as f64;
         let _ = writeln!(
             out,
-            r#"<rect x="{lx}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{ly}">{}</text>"#,
+            r#"<rect x="{lx}" y="{}" width="12" height="12" fill="{c}"/><text x="{}" y="{ly}">{}</text>"#,
             ly - 10.0,
-            PALETTE[i % PALETTE.len()],
             lx + 16.0,
             esc(r)
         );
     }
     let _ = writeln!(
         out,
-        r#"<text x="{}" y="{ly}">{end} ms</text></svg>"#,
-        left + width - 60.0
+        r#"<text x="{}" y="{ly}">leader: black border; paused: faded; {end} ms</text></svg>"#,
+        left + width - 330.0
     );
     out
 }
@@ -151,10 +153,10 @@ pub fn svg(applied: &[Applied]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explore::case::MemberState;
 
-    #[test]
-    fn draws_members_releases_and_the_failing_step() {
-        let a = |step, op: &str, t: (u64, u64), ok: bool, v: &str| Applied {
+    fn applied(step: usize, op: &str, t: (u64, u64), ok: bool, members: &str) -> Applied {
+        Applied {
             step,
             op: op.into(),
             start_ms: t.0,
@@ -164,26 +166,54 @@ mod tests {
             } else {
                 Err("boom".into())
             },
-            versions: v.into(),
-        };
+            versions: String::new(),
+            members: members
+                .split_whitespace()
+                .map(|w| {
+                    let (n, r) = w.split_once('=').unwrap();
+                    let state = if n == "m2" { "down" } else { "running" };
+                    MemberState {
+                        name: n.into(),
+                        release: r.into(),
+                        state,
+                        leader: n == "m1",
+                    }
+                })
+                .collect(),
+            cluster_version: Some("3.4".into()),
+        }
+    }
+
+    #[test]
+    fn draws_members_releases_and_the_failing_step() {
         let s = svg(&[
-            a(
+            applied(
                 0,
                 "cluster 3.4.23 3.4.23 3.4.23",
                 (0, 100),
                 true,
-                "m1=3.4.23/3.4 m2=3.4.23/3.4 m3=3.4.23/3.4",
+                "m1=3.4.23 m2=3.4.23 m3=3.4.23",
             ),
-            a(
+            applied(
                 1,
                 "upgrade(0): upgrade m1 3.5.16",
                 (100, 900),
                 true,
-                "m1=3.5.16/3.4 m2=3.4.23/3.4 m3=3.4.23/3.4",
+                "m1=3.5.16 m2=3.4.23 m3=3.4.23",
             ),
-            a(2, "kill(1): kill m2", (900, 950), false, ""),
+            applied(
+                2,
+                "kill(1): kill m2",
+                (900, 950),
+                false,
+                "m1=3.5.16 m2=3.4.23 m3=3.4.23",
+            ),
         ]);
         assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
         assert!(s.contains(">m3<") && s.contains("3.5.16") && s.contains("#d62728"));
+        assert!(
+            s.contains("(leader)") && s.contains("#bbbbbb"),
+            "leader and down members are drawn"
+        );
     }
 }

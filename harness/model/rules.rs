@@ -147,6 +147,28 @@ pub fn may_add_member(
     }
 }
 
+/// Whether `member remove` of a voting member is accepted, given how many of `members` run
+/// (their links up for more than 5 s) and whether the one removed runs.
+///
+/// etcd's `mayRemoveMember` (strict reconfig check): removing a member that is down is always
+/// safe; otherwise the members still connected after the removal must be a quorum of the
+/// shrunk cluster, else `etcdserver: unhealthy cluster`. All pinned releases share this rule.
+pub fn may_remove_member(
+    members: usize,
+    running: usize,
+    removed_runs: bool,
+) -> Result<(), &'static str> {
+    if !removed_runs {
+        return Ok(());
+    }
+    let remaining = members - 1;
+    if running - 1 >= 1 + remaining / 2 {
+        Ok(())
+    } else {
+        Err("etcdserver: unhealthy cluster")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +241,21 @@ mod tests {
         }
         assert!(may_add_member(&v("3.5.30"), 4, 3).is_ok());
         assert!(may_add_member(&v("3.5.16"), 4, 3).is_err());
+    }
+
+    #[test]
+    fn member_remove_table() {
+        assert!(may_remove_member(3, 3, true).is_ok());
+        assert!(
+            may_remove_member(3, 2, true).is_err(),
+            "1 of the 2 left would be down"
+        );
+        assert!(
+            may_remove_member(3, 2, false).is_ok(),
+            "removing the down member is safe"
+        );
+        assert!(may_remove_member(5, 4, true).is_ok());
+        assert!(may_remove_member(5, 3, true).is_err());
     }
 
     #[test]

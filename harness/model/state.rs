@@ -172,6 +172,12 @@ impl Model {
         Ok(())
     }
 
+    /// Predicts `member remove` of `name` (see [`rules::may_remove_member`]).
+    pub fn predict_member_remove(&self, name: &str) -> Result<(), &'static str> {
+        let runs = self.members.get(name).is_some_and(|m| m.running);
+        rules::may_remove_member(self.members.len(), self.running().len(), runs)
+    }
+
     pub fn member_remove(&mut self, name: &str) {
         self.members.remove(name);
         self.renegotiate();

@@ -302,10 +302,39 @@ impl<'a> Runner<'a> {
                     .into_iter()
                     .find(|&j| j != i)
                     .ok_or_else(|| StepError::Harness("no other live member".into()))?;
-                self.cluster_mut()?.member_remove(via, i).await?;
-                self.model.member_remove(&name);
-                self.last_revisions.remove(&name);
-                Ok(format!("{name} removed and stopped"))
+                let predicted = self.model.predict_member_remove(&name);
+                // etcd counts only links up for more than 5 s (a member just started is not yet
+                // "connected"): when the model expects acceptance, that refusal is retried.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+                let result = loop {
+                    let r = self.cluster_mut()?.member_remove(via, i).await;
+                    match &r {
+                        Err(e)
+                            if predicted.is_ok()
+                                && e.to_string().contains("unhealthy cluster")
+                                && tokio::time::Instant::now() < deadline =>
+                        {
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                        _ => break r,
+                    }
+                };
+                let what = format!("member remove of {name}");
+                match (predicted, result) {
+                    (Ok(()), Ok(_)) => {
+                        self.model.member_remove(&name);
+                        self.last_revisions.remove(&name);
+                        Ok(format!("{name} removed and stopped"))
+                    }
+                    (Err(why), Err(e)) if e.to_string().contains(why) => {
+                        Ok(format!("refused as predicted: {e}"))
+                    }
+                    (Err(why), Err(e)) => {
+                        Err(disagree(what, format!("refused: {why}"), e.to_string()))
+                    }
+                    (Ok(()), Err(e)) => Err(disagree(what, "accepted", e.to_string())),
+                    (Err(why), Ok(_)) => Err(disagree(what, format!("refused: {why}"), "accepted")),
+                }
             }
             Op::MemberMigrate { member } => {
                 let i = self.index(member).await?;
