@@ -133,8 +133,7 @@ pub fn may_add_member(
     members: usize,
     connected: usize,
 ) -> Result<(), &'static str> {
-    let grown = members + 1;
-    let quorum_after = grown / 2 + 1;
+    let quorum_after = quorum(members + 1);
     let ok = if *receiver >= Version::new(3, 5, 30) {
         connected >= quorum_after
     } else {
@@ -161,12 +160,17 @@ pub fn may_remove_member(
     if !removed_runs {
         return Ok(());
     }
-    let remaining = members - 1;
-    if running - 1 >= 1 + remaining / 2 {
+    let (remaining, connected_after) = (members - 1, running - 1);
+    if connected_after >= quorum(remaining) {
         Ok(())
     } else {
         Err("etcdserver: unhealthy cluster")
     }
+}
+
+/// Raft's quorum: a majority of `members`.
+pub fn quorum(members: usize) -> usize {
+    members / 2 + 1
 }
 
 #[cfg(test)]
