@@ -3,6 +3,7 @@
 
 pub mod linearizable;
 pub mod observation;
+pub mod revisions;
 pub mod verdict;
 
 pub use observation::{MemberObservation, Observation};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::plan::Step;
-use crate::check::linearizable;
+use crate::check::{linearizable, revisions};
 use crate::cluster::Cluster;
 use crate::model::rules;
 use crate::ops::{Op, Runner, Target};
@@ -170,6 +170,11 @@ async fn close_epoch(
                 outcome,
             });
         }
+    }
+    let revision_problems = revisions::check(&history);
+    if let Some(p) = revision_problems.first() {
+        all.events.extend(history.events);
+        return Some(format!("history of {}: {p}", epoch.prefix));
     }
     let report = linearizable::check(&history, Duration::from_secs(20));
     let failure = linearizable::first_violation(&report, &history).or_else(|| {
