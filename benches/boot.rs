@@ -58,6 +58,7 @@ fn baseline(release: &Release) {
                 data_dir: &data,
                 client_url: &c,
                 peer_url: &pe,
+                listen_peer_url: &pe,
                 initial_cluster: &initial,
                 initial_state: InitialState::New,
                 token: "bench",

@@ -47,6 +47,7 @@ scenario_tests! {
     member_add_peer_down_3_5_16 => "scenarios/member-add-peer-down-3.5.16.scn",
     member_add_peer_down_3_5_30 => "scenarios/member-add-peer-down-3.5.30.scn",
     migrate_member => "scenarios/migrate-member.scn",
+    network_faults => "scenarios/network-faults.scn",
     newer_member_joins_older_cluster => "scenarios/newer-member-joins-older-cluster.scn",
     older_member_joins_newer_cluster => "scenarios/older-member-joins-newer-cluster.scn",
     patch_downgrades_3_5 => "scenarios/patch-downgrades-3.5.scn",

@@ -54,7 +54,10 @@ pub struct MemberFlags<'a> {
     pub name: &'a str,
     pub data_dir: &'a Path,
     pub client_url: &'a str,
+    /// The peer URL the member advertises (a proxy, when the cluster has peer-link proxies).
     pub peer_url: &'a str,
+    /// The peer URL it listens on.
+    pub listen_peer_url: &'a str,
     pub initial_cluster: &'a str,
     pub initial_state: InitialState,
     pub token: &'a str,
@@ -73,7 +76,7 @@ pub fn render(version: &Version, f: &MemberFlags) -> Vec<String> {
         format!("--data-dir={}", f.data_dir.display()),
         format!("--listen-client-urls={}", f.client_url),
         format!("--advertise-client-urls={}", f.client_url),
-        format!("--listen-peer-urls={}", f.peer_url),
+        format!("--listen-peer-urls={}", f.listen_peer_url),
         format!("--initial-advertise-peer-urls={}", f.peer_url),
         format!("--initial-cluster={}", f.initial_cluster),
         format!(
@@ -118,6 +121,7 @@ mod tests {
             data_dir: Path::new("/d"),
             client_url: "http://127.0.0.1:1",
             peer_url: "http://127.0.0.1:2",
+            listen_peer_url: "http://127.0.0.1:2",
             initial_cluster: "m1=http://127.0.0.1:2",
             initial_state: InitialState::New,
             token: "t",

@@ -42,7 +42,10 @@ pub struct Member {
     pub name: String,
     pub release: Release,
     pub client_url: String,
+    /// The advertised peer URL (what other members dial).
     pub peer_url: String,
+    /// The peer URL etcd listens on: the same, or the port behind a peer-link proxy.
+    pub listen_peer_url: String,
     pub data_dir: PathBuf,
     pub log_path: PathBuf,
     /// Raft member id, known once the cluster reported it.
@@ -89,6 +92,7 @@ impl Member {
             release,
             client_url: format!("http://127.0.0.1:{client_port}"),
             peer_url: format!("http://127.0.0.1:{peer_port}"),
+            listen_peer_url: format!("http://127.0.0.1:{peer_port}"),
             data_dir: dir.join(format!("{name}.etcd")),
             log_path: dir.join("logs").join(format!("{name}.log")),
             id: None,
@@ -104,6 +108,7 @@ impl Member {
     pub fn use_tls(&mut self, tls: ClientTls) {
         self.client_url = self.client_url.replace("http://", "https://");
         self.peer_url = self.peer_url.replace("http://", "https://");
+        self.listen_peer_url = self.listen_peer_url.replace("http://", "https://");
         self.http = http_client(Some(&tls));
         self.tls = Some(tls);
     }
@@ -112,7 +117,7 @@ impl Member {
     /// `marker`: the client resolves `marker` to this member and verifies the name.
     pub async fn serves_certificate(&self, marker: &str, peer: bool) -> Result<(), ClusterError> {
         let url = if peer {
-            &self.peer_url
+            &self.listen_peer_url
         } else {
             &self.client_url
         };
@@ -173,6 +178,7 @@ impl Member {
                 data_dir: &self.data_dir,
                 client_url: &self.client_url,
                 peer_url: &self.peer_url,
+                listen_peer_url: &self.listen_peer_url,
                 initial_cluster,
                 initial_state: state,
                 token: &cfg.token,

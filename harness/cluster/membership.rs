@@ -30,6 +30,7 @@ impl Cluster {
             m.use_tls(pki.client()?);
         }
         self.members.push(m);
+        self.put_behind_proxy(self.members.len() - 1)?;
         Ok(self.members.len() - 1)
     }
 
@@ -95,7 +96,13 @@ impl Cluster {
         m.data_dir = moved;
         let scheme = m.peer_url.split("://").next().unwrap_or("http").to_string();
         m.peer_url = format!("{scheme}://127.0.0.1:{new_peer}");
-        let url = m.peer_url.clone();
+        m.listen_peer_url = m.peer_url.clone();
+        let name = m.name.clone();
+        if let Some(p) = self.proxies.as_mut() {
+            p.remove(&name);
+        }
+        self.put_behind_proxy(i)?;
+        let url = self.members[i].peer_url.clone();
         self.members[via]
             .rpc("member update", |mut c| async move {
                 c.member_update(id, vec![url]).await

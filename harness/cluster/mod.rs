@@ -6,11 +6,13 @@
 
 pub mod auth;
 pub mod error;
+pub mod faults;
 pub mod flags;
 pub mod member;
 pub mod membership;
 pub mod ports;
 pub mod process;
+pub mod proxy;
 pub mod running;
 pub mod snapshot;
 pub mod tls;

@@ -14,9 +14,11 @@ use super::error::ClusterError;
 use super::flags::{InitialState, Timing};
 use super::member::{Member, MemberStatus, StartConfig, VersionInfo};
 use super::ports::PortBlock;
+use super::proxy::{PeerProxy, SharedRules};
 use super::tls::Pki;
 use super::wait::{poll, Probe};
 use crate::release::{MinorVersion, Release};
+use std::collections::BTreeMap;
 
 /// How many times a bootstrap is retried on fresh ports when a port was taken under us.
 const BOOT_ATTEMPTS: usize = 3;
@@ -28,6 +30,7 @@ pub struct ClusterBuilder {
     timing: Timing,
     enable_v2: bool,
     tls: bool,
+    proxies: bool,
     data_root: Option<PathBuf>,
     health_timeout: Duration,
 }
@@ -40,6 +43,7 @@ impl ClusterBuilder {
             timing: Timing::default(),
             enable_v2: false,
             tls: false,
+            proxies: false,
             data_root: std::env::var_os("ETCD_SKEW_DATA_ROOT").map(PathBuf::from),
             health_timeout: Duration::from_secs(30),
         }
@@ -59,6 +63,13 @@ impl ClusterBuilder {
     /// Run TLS on client and peer ports with a CA and certs generated for this cluster.
     pub fn tls(mut self, on: bool) -> Self {
         self.tls = on;
+        self
+    }
+
+    /// Put a peer-link proxy in front of every member, for network faults (see `proxy.rs`).
+    /// Plain-text peers only.
+    pub fn peer_proxies(mut self, on: bool) -> Self {
+        self.proxies = on;
         self
     }
 
@@ -115,6 +126,11 @@ impl ClusterBuilder {
     }
 
     fn spawn_once(&self) -> Result<Cluster, ClusterError> {
+        if self.proxies && self.tls {
+            return Err(ClusterError::Invalid(
+                "peer-link proxies need plain-text peers (no tls)".into(),
+            ));
+        }
         let mut ports = PortBlock::reserve()?;
         let dir = self.temp_dir()?;
         let mut members = Vec::new();
@@ -153,7 +169,12 @@ impl ClusterBuilder {
             keep: false,
             credentials: None,
             pki,
+            proxies: self.proxies.then(BTreeMap::new),
+            link_rules: SharedRules::default(),
         };
+        for i in 0..cluster.members.len() {
+            cluster.put_behind_proxy(i)?;
+        }
         let initial = cluster.initial_cluster();
         for i in 0..cluster.members.len() {
             let cfg = cluster.cfg.clone();
@@ -178,6 +199,9 @@ pub struct Cluster {
     pub(super) credentials: Option<(String, String)>,
     /// The cluster's CA and certificates, when it runs TLS (see `tls.rs`).
     pub(super) pki: Option<Pki>,
+    /// Peer-link proxies by member name, when the cluster has them (see `proxy.rs`).
+    pub(super) proxies: Option<BTreeMap<String, PeerProxy>>,
+    pub(super) link_rules: SharedRules,
 }
 
 impl Cluster {
@@ -299,6 +323,14 @@ impl Cluster {
                 .find(|x| x.peer_urls().iter().any(|u| u == &m.peer_url))
             {
                 m.id = Some(found.id());
+            }
+        }
+        // Proxies name their member the way rafthttp does: the id in hex.
+        if let Some(proxies) = &self.proxies {
+            for m in &self.members {
+                if let (Some(p), Some(id)) = (proxies.get(&m.name), m.id) {
+                    *p.owner.write().unwrap() = Some(format!("{id:x}"));
+                }
             }
         }
         Ok(())

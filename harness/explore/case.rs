@@ -225,6 +225,7 @@ pub async fn run_case(
         releases: vec![setup.older.clone(); setup.members],
         v2: false,
         tls: false,
+        proxied: true,
     };
     let t0 = Instant::now();
     if let Err(e) = runner.apply(&boot).await {
@@ -412,6 +413,9 @@ fn member(runner: &Runner, i: u8) -> Option<(String, String, bool)> {
     Some((m.name.clone(), m.release.name.clone(), running))
 }
 
+/// How long a network fault lasts before it is repaired.
+const FAULT_MS: u64 = 1500;
+
 /// The operations a step means in the current state (empty: nothing to do).
 fn translate(
     runner: &Runner,
@@ -517,6 +521,35 @@ fn translate(
                 None => vec![],
             }
         }
+        Step::Partition(i) if quorum => match member(runner, *i) {
+            Some((name, _, true)) => vec![Op::Partition {
+                member: named(&name),
+                millis: FAULT_MS,
+            }],
+            _ => vec![],
+        },
+        Step::PartitionLeader if quorum => vec![Op::Partition {
+            member: Target::Leader,
+            millis: FAULT_MS,
+        }],
+        Step::DropLink(a, b) if quorum => match (member(runner, *a), member(runner, *b)) {
+            (Some((x, _, true)), Some((y, _, true))) if x != y => {
+                vec![Op::DropLink {
+                    from: named(&x),
+                    to: named(&y),
+                    millis: FAULT_MS,
+                }]
+            }
+            _ => vec![],
+        },
+        Step::Slow(i) if quorum => match member(runner, *i) {
+            Some((name, _, true)) => vec![Op::Slow {
+                member: named(&name),
+                delay_ms: 100,
+                millis: FAULT_MS,
+            }],
+            _ => vec![],
+        },
         Step::Compact if quorum => vec![Op::Compact],
         Step::Defrag(i) => match member(runner, *i) {
             Some((name, _, true)) if quorum => vec![Op::Defrag {

@@ -29,6 +29,13 @@ pub enum Step {
     MemberReplace(u8),
     Compact,
     Defrag(u8),
+    /// Cut a member off from its peers for 1.5 s (through the peer-link proxies).
+    Partition(u8),
+    PartitionLeader,
+    /// Drop messages from one member to another for 1.5 s.
+    DropLink(u8, u8),
+    /// Delay a member's messages by 100 ms for 1.5 s.
+    Slow(u8),
     /// Let traffic run for a second.
     Wait,
     /// Fault injection (only with `inject_faults`): change a value's bytes on one member's disk.
@@ -63,6 +70,9 @@ pub struct Weights {
     pub member_replace: u32,
     pub compact: u32,
     pub defrag: u32,
+    pub partition: u32,
+    pub drop_link: u32,
+    pub slow: u32,
     pub wait: u32,
     pub corrupt: u32,
 }
@@ -82,6 +92,9 @@ impl Default for Weights {
             member_replace: 2,
             compact: 2,
             defrag: 1,
+            partition: 3,
+            drop_link: 2,
+            slow: 2,
             wait: 2,
             corrupt: 0,
         }
@@ -107,6 +120,13 @@ pub fn step(w: &Weights) -> BoxedStrategy<Step> {
         (w.member_replace, m().prop_map(Step::MemberReplace).boxed()),
         (w.compact, Just(Step::Compact).boxed()),
         (w.defrag, m().prop_map(Step::Defrag).boxed()),
+        (w.partition, m().prop_map(Step::Partition).boxed()),
+        (w.partition, Just(Step::PartitionLeader).boxed()),
+        (
+            w.drop_link,
+            (m(), m()).prop_map(|(a, b)| Step::DropLink(a, b)).boxed(),
+        ),
+        (w.slow, m().prop_map(Step::Slow).boxed()),
         (w.wait, Just(Step::Wait).boxed()),
         (w.corrupt, m().prop_map(Step::CorruptValue).boxed()),
     ];

@@ -134,7 +134,12 @@ impl<'a> Runner<'a> {
     /// Applies one operation; returns a one-line outcome.
     pub async fn apply(&mut self, op: &Op) -> Result<String, StepError> {
         match op {
-            Op::Cluster { releases, v2, tls } => {
+            Op::Cluster {
+                releases,
+                v2,
+                tls,
+                proxied,
+            } => {
                 let rs: Vec<Release> = releases
                     .iter()
                     .map(|r| self.resolve_release(r))
@@ -142,6 +147,7 @@ impl<'a> Runner<'a> {
                 let cluster = ClusterBuilder::new(rs.clone())
                     .enable_v2(*v2)
                     .tls(*tls)
+                    .peer_proxies(*proxied)
                     .start()
                     .await?;
                 self.model = Model::bootstrap(
@@ -383,6 +389,55 @@ impl<'a> Runner<'a> {
             }
             Op::PutAs { user, key, value } => self.put_as(user, key, value).await,
             Op::RotateCerts { kind } => self.rotate(*kind).await,
+            Op::Partition { member, millis } => {
+                let i = self.index(member).await?;
+                let name = self.name(i);
+                self.cluster()?.partition(i)?;
+                // The fault must bite: a member cut off from its peers cannot commit a write.
+                let started = tokio::time::Instant::now();
+                let value = format!("written-while-partitioned-{:08x}", rand::random::<u32>());
+                let probe = self.cluster()?.member(i);
+                let result = tokio::time::timeout(
+                    Duration::from_millis(1500),
+                    probe.put("skew/partition-probe", &value),
+                )
+                .await;
+                if let Ok(Ok(_)) = result {
+                    self.cluster()?.repair();
+                    return Err(disagree(
+                        format!("write via {name} while it is partitioned"),
+                        "no commit (cut off from its peers)",
+                        "acknowledged",
+                    ));
+                }
+                self.model.maybe("skew/partition-probe", Some(&value));
+                let left = Duration::from_millis(*millis).saturating_sub(started.elapsed());
+                self.hold_fault(left.as_millis() as u64).await;
+                Ok(format!("{name} cut off for {millis} ms (a write through it could not commit), then repaired"))
+            }
+            Op::DropLink { from, to, millis } => {
+                let (a, b) = (self.index(from).await?, self.index(to).await?);
+                self.cluster()?.drop_link(a, b)?;
+                self.hold_fault(*millis).await;
+                Ok(format!(
+                    "{} → {} dropped for {millis} ms, then repaired",
+                    self.name(a),
+                    self.name(b)
+                ))
+            }
+            Op::Slow {
+                member,
+                delay_ms,
+                millis,
+            } => {
+                let i = self.index(member).await?;
+                self.cluster()?.slow(i, Duration::from_millis(*delay_ms))?;
+                self.hold_fault(*millis).await;
+                Ok(format!(
+                    "{} delayed by {delay_ms} ms for {millis} ms, then repaired",
+                    self.name(i)
+                ))
+            }
             Op::Compact => {
                 let i = self.via(&None).await?;
                 let m = self.cluster()?.member(i);
@@ -499,6 +554,15 @@ impl<'a> Runner<'a> {
         Ok(format!(
             "every live member serves the new {kind:?} certificate ({marker})"
         ))
+    }
+
+    /// Keeps a network fault in place for its duration (the fault is the point of waiting; any
+    /// traffic running meanwhile meets it), then repairs every link.
+    async fn hold_fault(&self, millis: u64) {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+        if let Some(c) = self.cluster.as_ref() {
+            c.repair();
+        }
     }
 
     /// Fault injection for testing the checks themselves: a marker value written and replicated,

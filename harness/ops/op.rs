@@ -39,11 +39,13 @@ pub enum CertKind {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
-    /// Bootstrap a cluster, one release per member; `v2` serves the v2 API, `tls` uses certs.
+    /// Bootstrap a cluster, one release per member; `v2` serves the v2 API, `tls` uses certs,
+    /// `proxied` puts peer-link proxies in front of members (for network faults).
     Cluster {
         releases: Vec<String>,
         v2: bool,
         tls: bool,
+        proxied: bool,
     },
     /// A v3 put through a member (default: the first live one).
     Put {
@@ -133,6 +135,23 @@ pub enum Op {
     },
     /// An explicit assertion on top of the oracle.
     ExpectClusterVersion(MinorVersion),
+    /// Cut a member off from its peers for `millis`, then repair.
+    Partition {
+        member: Target,
+        millis: u64,
+    },
+    /// Drop messages from one member to another for `millis` (the reverse flows), then repair.
+    DropLink {
+        from: Target,
+        to: Target,
+        millis: u64,
+    },
+    /// Delay every message to or from a member by `delay_ms` for `millis`, then repair.
+    Slow {
+        member: Target,
+        delay_ms: u64,
+        millis: u64,
+    },
     /// Compact the key history up to a revision well behind the current one.
     Compact,
     /// Defragment one member's backend.
@@ -150,13 +169,19 @@ impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let via = |v: &Option<Target>| v.as_ref().map(|t| format!(" via {t}")).unwrap_or_default();
         match self {
-            Op::Cluster { releases, v2, tls } => {
+            Op::Cluster {
+                releases,
+                v2,
+                tls,
+                proxied,
+            } => {
                 write!(
                     f,
-                    "cluster {}{}{}",
+                    "cluster {}{}{}{}",
                     releases.join(" "),
                     if *v2 { " v2" } else { "" },
-                    if *tls { " tls" } else { "" }
+                    if *tls { " tls" } else { "" },
+                    if *proxied { " proxied" } else { "" }
                 )
             }
             Op::Put { key, value, via: v } => write!(f, "put {key} {value}{}", via(v)),
@@ -208,6 +233,13 @@ impl fmt::Display for Op {
                 write!(f, "rotate-certs {}", format!("{kind:?}").to_lowercase())
             }
             Op::ExpectClusterVersion(v) => write!(f, "expect-cluster-version {v}"),
+            Op::Partition { member, millis } => write!(f, "partition {member} for {millis}"),
+            Op::DropLink { from, to, millis } => write!(f, "drop-link {from} {to} for {millis}"),
+            Op::Slow {
+                member,
+                delay_ms,
+                millis,
+            } => write!(f, "slow {member} {delay_ms} for {millis}"),
             Op::Compact => f.write_str("compact"),
             Op::Defrag { member } => write!(f, "defrag {member}"),
             Op::CorruptValue { member } => write!(f, "corrupt-value {member}"),
@@ -250,18 +282,22 @@ pub fn parse_line(line: &str) -> Result<Op, String> {
     let op = match *verb {
         "cluster" => {
             let mut releases = Vec::new();
-            let (mut v2, mut tls) = (false, false);
+            let (mut v2, mut tls, mut proxied) = (false, false, false);
             for a in args {
                 match *a {
                     "v2" => v2 = true,
                     "tls" => tls = true,
+                    "proxied" => proxied = true,
                     r => releases.push(r.to_string()),
                 }
             }
             if releases.is_empty() {
-                return Err("`cluster` needs one release per member: cluster 3.4.23 3.4.23 3.4.23 [v2] [tls]".into());
+                return Err("`cluster` needs one release per member: cluster 3.4.23 3.4.23 3.4.23 [v2] [tls|proxied]".into());
             }
-            Op::Cluster { releases, v2, tls }
+            if tls && proxied {
+                return Err("`cluster`: peer-link proxies (proxied) need plain-text peers, not tls".into());
+            }
+            Op::Cluster { releases, v2, tls, proxied }
         }
         "put" => {
             let (kv, via) = split_via(args)?;
@@ -286,6 +322,19 @@ pub fn parse_line(line: &str) -> Result<Op, String> {
         "compact" => {
             n_args(0, "")?;
             Op::Compact
+        }
+        "partition" | "drop-link" | "slow" => {
+            let ms = |s: &str| s.parse::<u64>().map_err(|_| format!("`{verb}`: {s:?} is not a number of milliseconds"));
+            match (*verb, args) {
+                ("partition", [m, "for", t]) => Op::Partition { member: target(m)?, millis: ms(t)? },
+                ("drop-link", [a, b, "for", t]) => Op::DropLink { from: target(a)?, to: target(b)?, millis: ms(t)? },
+                ("slow", [m, d, "for", t]) => Op::Slow { member: target(m)?, delay_ms: ms(d)?, millis: ms(t)? },
+                _ => {
+                    return Err(format!(
+                        "`{verb}` takes: partition MEMBER for MS | drop-link FROM TO for MS | slow MEMBER DELAY_MS for MS"
+                    ))
+                }
+            }
         }
         "stop" | "kill" | "pause" | "resume" | "move-leader-away" | "member-remove" | "member-migrate" | "defrag"
         | "corrupt-value" => {
@@ -374,7 +423,7 @@ pub fn parse_line(line: &str) -> Result<Op, String> {
         other => {
             return Err(format!(
                 "unknown step {other:?}; steps: cluster, put, put-many, delete, v2-set, stop, kill, pause, resume, start, upgrade, \
-                 move-leader-away, snapshot-save, copy-backend, restore, member-add, member-remove, member-migrate, put-as, auth-enable, compact, defrag, corrupt-value, \
+                 move-leader-away, snapshot-save, copy-backend, restore, member-add, member-remove, member-migrate, put-as, auth-enable, compact, defrag, corrupt-value, partition, drop-link, slow, \
                  auth-disable, rotate-certs, expect-cluster-version"
             ))
         }
@@ -397,6 +446,10 @@ mod tests {
             "member-add m4 3.5.16 via m1 no-start",
             "expect-cluster-version 3.5",
             "rotate-certs ca",
+            "cluster 3.5.16 3.5.16 3.5.16 proxied",
+            "partition leader for 2000",
+            "drop-link m1 m2 for 1500",
+            "slow m3 100 for 1000",
         ] {
             assert_eq!(parse_line(l).unwrap().to_string(), l);
         }

@@ -133,6 +133,11 @@ impl Scenario {
                 | Op::MemberMigrate { member }
                 | Op::CopyBackend { member, .. } => check_target(member)?,
                 Op::SnapshotSave { from, .. } => check_target(from)?,
+                Op::Partition { member, .. } | Op::Slow { member, .. } => check_target(member)?,
+                Op::DropLink { from, to, .. } => {
+                    check_target(from)?;
+                    check_target(to)?;
+                }
                 Op::Start {
                     member, release, ..
                 } => {

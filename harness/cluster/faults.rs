@@ -1,0 +1,85 @@
+//! Network faults between members, through the peer-link proxies (`proxy.rs`). Verbs named for
+//! what a tester says, each documenting the state it leaves:
+//! - [`Cluster::partition`]: a member cut off from every peer, both ways;
+//! - [`Cluster::drop_link`]: messages from one member to another dropped, the reverse flowing;
+//! - [`Cluster::slow`]: every message to or from a member delayed;
+//! - [`Cluster::repair`]: all links whole and fast again.
+//!
+//! Client ports are untouched: a partitioned member still answers clients (and `/version`).
+
+use std::time::Duration;
+
+use super::error::ClusterError;
+use super::proxy::PeerProxy;
+use super::running::Cluster;
+
+impl Cluster {
+    /// When the cluster has proxies: member `i` advertises a proxy port in front of its real
+    /// peer listener. Called before the member first starts.
+    pub(super) fn put_behind_proxy(&mut self, i: usize) -> Result<(), ClusterError> {
+        if self.proxies.is_none() {
+            return Ok(());
+        }
+        let real: u16 = self.members[i]
+            .listen_peer_url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_default();
+        let port = self.take_port()?;
+        let proxy = PeerProxy::start(port, real, self.link_rules.clone())
+            .map_err(|e| ClusterError::io(format!("peer proxy on port {port}"), e))?;
+        let m = &mut self.members[i];
+        m.peer_url = format!("http://127.0.0.1:{port}");
+        let name = m.name.clone();
+        self.proxies.as_mut().unwrap().insert(name, proxy);
+        Ok(())
+    }
+
+    fn hex_id(&self, i: usize) -> Result<String, ClusterError> {
+        if self.proxies.is_none() {
+            return Err(ClusterError::Invalid(
+                "network faults need a cluster with peer-link proxies".into(),
+            ));
+        }
+        let m = &self.members[i];
+        m.id.map(|id| format!("{id:x}"))
+            .ok_or_else(|| ClusterError::Invalid(format!("member {} has no known id", m.name)))
+    }
+
+    /// Cuts member `i` off from every other member, both directions.
+    pub fn partition(&self, i: usize) -> Result<(), ClusterError> {
+        let me = self.hex_id(i)?;
+        let others: Vec<String> = (0..self.members.len())
+            .filter(|&j| j != i)
+            .filter_map(|j| self.hex_id(j).ok())
+            .collect();
+        let mut rules = self.link_rules.write().unwrap();
+        for o in others {
+            rules.blocked.insert((me.clone(), o.clone()));
+            rules.blocked.insert((o, me.clone()));
+        }
+        Ok(())
+    }
+
+    /// Drops every message from member `from` to member `to`; `to` → `from` still flows.
+    pub fn drop_link(&self, from: usize, to: usize) -> Result<(), ClusterError> {
+        let (f, t) = (self.hex_id(from)?, self.hex_id(to)?);
+        self.link_rules.write().unwrap().blocked.insert((f, t));
+        Ok(())
+    }
+
+    /// Delays every message to or from member `i` by `delay`.
+    pub fn slow(&self, i: usize, delay: Duration) -> Result<(), ClusterError> {
+        let id = self.hex_id(i)?;
+        self.link_rules.write().unwrap().delay.insert(id, delay);
+        Ok(())
+    }
+
+    /// Every link whole and undelayed again.
+    pub fn repair(&self) {
+        let mut rules = self.link_rules.write().unwrap();
+        rules.blocked.clear();
+        rules.delay.clear();
+    }
+}
