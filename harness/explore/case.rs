@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::plan::Step;
-use crate::check::{linearizable, revisions};
+use crate::check::{lease, linearizable, revisions, watch};
 use crate::cluster::Cluster;
 use crate::model::rules;
 use crate::ops::{Op, Runner, Target};
 use crate::release::ReleaseStore;
+use crate::traffic::leases::{LeaseClient, LeaseRecord};
+use crate::traffic::watcher::{WatchLog, Watcher};
 use crate::traffic::{Endpoints, Event, History, Outcome, Request, Traffic, TrafficConfig};
 
 /// What a case needs besides its steps.
@@ -92,17 +94,36 @@ pub struct CaseOutcome {
     pub failure: Option<String>,
     pub requests: usize,
     pub writes_acknowledged: usize,
+    pub watch_events: usize,
+    pub leases: usize,
     pub elapsed: Duration,
     /// Kept member logs, data dirs, history and timeline of a failed case.
     pub artifacts: Option<PathBuf>,
 }
 
+/// One stretch of traffic between restores: KV clients, a watcher and a lease client, each
+/// on its own key prefix.
 struct Epoch {
     traffic: Traffic,
+    watcher: Watcher,
+    leases: LeaseClient,
     prefix: String,
 }
 
-fn start_traffic(setup: &CaseSetup, endpoints: &Endpoints, epoch: usize) -> Epoch {
+/// Everything the epochs recorded, for the checks and the artifacts.
+#[derive(Default)]
+struct Recorded {
+    history: History,
+    watches: Vec<WatchLog>,
+    leases: Vec<LeaseRecord>,
+}
+
+fn start_traffic(
+    setup: &CaseSetup,
+    endpoints: &Endpoints,
+    epoch: usize,
+    started: Instant,
+) -> Epoch {
     let prefix = format!("k/{epoch}/");
     let cfg = TrafficConfig {
         clients: setup.clients,
@@ -114,6 +135,13 @@ fn start_traffic(setup: &CaseSetup, endpoints: &Endpoints, epoch: usize) -> Epoc
     };
     Epoch {
         traffic: Traffic::start(endpoints.clone(), cfg),
+        watcher: Watcher::start(endpoints.clone(), prefix.clone(), started),
+        leases: LeaseClient::start(
+            endpoints.clone(),
+            format!("k/L{epoch}/"),
+            setup.traffic_seed,
+            started,
+        ),
         prefix,
     }
 }
@@ -133,15 +161,18 @@ fn refresh(endpoints: &Endpoints, cluster: &Cluster) {
 }
 
 /// Ends an epoch of traffic: stops it, reads every key back through every live member (so a
-/// lost acknowledged write shows up as a read the history cannot explain), and checks it.
+/// lost acknowledged write shows up as a read the history cannot explain), and checks the
+/// history (revisions, linearizability), the watch and the leases.
 async fn close_epoch(
     epoch: Epoch,
     cluster: &Cluster,
     keys: usize,
     started: Instant,
-    all: &mut History,
+    all: &mut Recorded,
 ) -> Option<String> {
     let mut history = epoch.traffic.stop().await;
+    let watch = epoch.watcher.stop().await;
+    let leases = epoch.leases.stop().await;
     for i in cluster.live() {
         let m = cluster.member(i);
         for k in 0..keys {
@@ -171,22 +202,23 @@ async fn close_epoch(
             });
         }
     }
-    let revision_problems = revisions::check(&history);
-    if let Some(p) = revision_problems.first() {
-        all.events.extend(history.events);
-        return Some(format!("history of {}: {p}", epoch.prefix));
-    }
-    let report = linearizable::check(&history, Duration::from_secs(20));
-    let failure = linearizable::first_violation(&report, &history).or_else(|| {
-        report.iter().find_map(|(k, v)| match v {
-            linearizable::KeyVerdict::GaveUp { explored } => {
+    let mut failure = revisions::check(&history).into_iter().next();
+    if failure.is_none() {
+        let report = linearizable::check(&history, Duration::from_secs(20));
+        failure = linearizable::first_violation(&report, &history);
+        for (k, v) in &report {
+            if let linearizable::KeyVerdict::GaveUp { explored } = v {
                 tracing::warn!("linearizability of {k:?}: gave up after {explored} states");
-                None
             }
-            _ => None,
-        })
-    });
-    all.events.extend(history.events);
+        }
+    }
+    failure = failure
+        .or_else(|| watch::check(&watch, &history).into_iter().next())
+        .or_else(|| lease::check(&leases).into_iter().next())
+        .map(|f| format!("{}: {f}", epoch.prefix));
+    all.history.events.extend(history.events);
+    all.watches.push(watch);
+    all.leases.extend(leases);
     failure
 }
 
@@ -201,7 +233,7 @@ pub async fn run_case(
     let mut runner = Runner::new(store);
     runner.traffic_prefix = Some("k/".into());
     let mut applied = Vec::new();
-    let mut history = History::default();
+    let mut recorded = Recorded::default();
     let endpoints: Endpoints = Arc::new(RwLock::new(Vec::new()));
     let mut failure = None;
     macro_rules! record {
@@ -242,6 +274,8 @@ pub async fn run_case(
             failure: Some(format!("boot: {e}")),
             requests: 0,
             writes_acknowledged: 0,
+            watch_events: 0,
+            leases: 0,
             elapsed: started.elapsed(),
             artifacts: None,
         };
@@ -256,7 +290,7 @@ pub async fn run_case(
     );
     refresh(&endpoints, runner.cluster.as_ref().unwrap());
     let mut epoch_no = 0;
-    let mut epoch = Some(start_traffic(setup, &endpoints, epoch_no));
+    let mut epoch = Some(start_traffic(setup, &endpoints, epoch_no, started));
     let mut replaced = 0;
     let mut have_snapshot = false;
 
@@ -273,7 +307,7 @@ pub async fn run_case(
                     runner.cluster.as_ref().unwrap(),
                     setup.keys,
                     started,
-                    &mut history,
+                    &mut recorded,
                 )
                 .await
                 {
@@ -329,7 +363,7 @@ pub async fn run_case(
         }
         if matches!(step, Step::DisasterRestore) && epoch.is_none() {
             epoch_no += 1;
-            epoch = Some(start_traffic(setup, &endpoints, epoch_no));
+            epoch = Some(start_traffic(setup, &endpoints, epoch_no, started));
         }
     }
 
@@ -372,14 +406,22 @@ pub async fn run_case(
         }
     }
     if let (Some(e), Some(c)) = (epoch.take(), runner.cluster.as_ref()) {
-        let f = close_epoch(e, c, setup.keys, started, &mut history).await;
+        let f = close_epoch(e, c, setup.keys, started, &mut recorded).await;
         failure = failure.or(f);
     }
     let mut artifacts = None;
     if failure.is_some() {
         if let Some(c) = runner.cluster.as_mut() {
             let dir = c.keep_artifacts();
-            let _ = history.write_jsonl(&dir.join("history.jsonl"));
+            let _ = recorded.history.write_jsonl(&dir.join("history.jsonl"));
+            let _ = std::fs::write(
+                dir.join("watch.json"),
+                serde_json::to_vec_pretty(&recorded.watches).unwrap_or_default(),
+            );
+            let _ = std::fs::write(
+                dir.join("leases.json"),
+                serde_json::to_vec_pretty(&recorded.leases).unwrap_or_default(),
+            );
             let _ = std::fs::write(
                 dir.join("timeline.json"),
                 serde_json::to_vec_pretty(&applied).unwrap_or_default(),
@@ -389,8 +431,10 @@ pub async fn run_case(
         }
     }
     CaseOutcome {
-        requests: history.events.len(),
-        writes_acknowledged: history.writes_acknowledged(),
+        requests: recorded.history.events.len(),
+        writes_acknowledged: recorded.history.writes_acknowledged(),
+        watch_events: recorded.watches.iter().map(|w| w.events.len()).sum(),
+        leases: recorded.leases.len(),
         applied,
         failure,
         elapsed: started.elapsed(),

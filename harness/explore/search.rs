@@ -105,12 +105,14 @@ pub fn explore(
         });
         let _ = writeln!(
             st.3,
-            "{} {n:>3} [{:>5.1}s, {} ops, {} requests, {} writes acked] {} -> {verdict}",
+            "{} {n:>3} [{:>5.1}s, {} ops, {} requests, {} writes acked, {} watch events, {} leases] {} -> {verdict}",
             if shrinking { "shrink" } else { "case  " },
             outcome.elapsed.as_secs_f64(),
             outcome.applied.len(),
             outcome.requests,
             outcome.writes_acknowledged,
+            outcome.watch_events,
+            outcome.leases,
             list.join(", "),
         );
         match outcome.failure.clone() {

@@ -2,6 +2,8 @@
 
 pub mod clients;
 pub mod history;
+pub mod leases;
+pub mod watcher;
 
 pub use clients::{Endpoints, Traffic, TrafficConfig};
 pub use history::{Event, History, Outcome, Request};
