@@ -15,6 +15,7 @@ use super::error::ClusterError;
 use super::flags::{self, InitialState, MemberFlags, Timing, TlsFlags};
 use super::process::{ProcState, Supervised};
 use super::tls::ClientTls;
+use crate::release::error::error_chain;
 use crate::release::{MinorVersion, Release, Version};
 
 /// Bound on one RPC or HTTP request to a member.
@@ -148,7 +149,7 @@ impl Member {
             .get(&u)
             .send()
             .await
-            .map_err(|e| self.request_err(&format!("GET {u}"), chain(&e)))?;
+            .map_err(|e| self.request_err(&format!("GET {u}"), error_chain(&e)))?;
         if resp.status().is_success() {
             Ok(())
         } else {
@@ -468,16 +469,4 @@ pub struct MemberStatus {
     pub raft_term: u64,
     pub revision: i64,
     pub version: String,
-}
-
-/// Error text with its causes (TLS failures sit a few levels down).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }

@@ -86,11 +86,6 @@ impl PortBlock {
             dir: lock_dir(),
         })
     }
-
-    /// Whether the block still has ports left to hand out.
-    pub fn remaining(&self) -> u16 {
-        self.base + BLOCK_LEN - self.next
-    }
 }
 
 #[cfg(test)]

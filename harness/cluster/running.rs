@@ -12,13 +12,38 @@ use std::time::Duration;
 
 use super::error::ClusterError;
 use super::flags::{InitialState, Timing};
-use super::member::{Member, MemberStatus, StartConfig, VersionInfo};
+use super::member::{Member, StartConfig, VersionInfo};
 use super::ports::PortBlock;
 use super::proxy::{PeerProxy, SharedRules};
 use super::tls::Pki;
 use super::wait::{poll, Probe};
 use crate::release::{MinorVersion, Release};
 use std::collections::BTreeMap;
+
+/// In every cluster dir: the pid of the harness process that owns it.
+const OWNER: &str = "owner.pid";
+/// In a cluster dir kept on purpose (a failed run's artifacts): never swept.
+const KEPT: &str = "KEPT";
+
+/// Removes cluster dirs whose owning harness died without cleaning up (SIGKILL, or a signal
+/// during boot): the etcds in them died with it (PR_SET_PDEATHSIG), their data is garbage.
+/// Dirs kept as artifacts, and dirs of live processes, stay.
+fn sweep_abandoned(root: &Path) {
+    let Ok(rd) = std::fs::read_dir(root) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if !e.file_name().to_string_lossy().starts_with("etcd-skew-") || p.join(KEPT).exists() {
+            continue;
+        }
+        let Some(pid) = std::fs::read_to_string(p.join(OWNER)).ok().and_then(|s| s.trim().parse::<i32>().ok()) else {
+            continue;
+        };
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        if !alive {
+            let _ = std::fs::remove_dir_all(&p);
+        }
+    }
+}
 
 /// How many times a bootstrap is retried on fresh ports when a port was taken under us.
 const BOOT_ATTEMPTS: usize = 3;
@@ -91,10 +116,13 @@ impl ClusterBuilder {
             None if shm.is_dir() && tempfile::tempdir_in(shm).is_ok() => shm.to_path_buf(),
             None => std::env::temp_dir(),
         };
-        tempfile::Builder::new()
+        sweep_abandoned(&root);
+        let dir = tempfile::Builder::new()
             .prefix("etcd-skew-")
             .tempdir_in(&root)
-            .map_err(|e| ClusterError::io(format!("temp dir in {}", root.display()), e))
+            .map_err(|e| ClusterError::io(format!("temp dir in {}", root.display()), e))?;
+        let _ = std::fs::write(dir.path().join(OWNER), std::process::id().to_string());
+        Ok(dir)
     }
 
     /// Boots every member with `--initial-cluster-state new` and waits until all are healthy.
@@ -387,15 +415,6 @@ impl Cluster {
         .await
     }
 
-    /// Each live member's Status.
-    pub async fn statuses(&self) -> Vec<(usize, Result<MemberStatus, ClusterError>)> {
-        let mut out = Vec::new();
-        for i in self.live() {
-            out.push((i, self.members[i].status().await));
-        }
-        out
-    }
-
     /// The index of the leader, once every live member that answers names the same one.
     pub async fn leader(&self, timeout: Duration) -> Result<usize, ClusterError> {
         let live = self.live();
@@ -465,6 +484,7 @@ impl Drop for Cluster {
         if self.keep || std::thread::panicking() {
             if let Some(d) = self.dir.take() {
                 let p = d.keep();
+                let _ = std::fs::write(p.join(KEPT), "artifacts of a failed run\n");
                 eprintln!(
                     "etcd-skew: kept the failed run's member logs and data dirs in {}",
                     p.display()

@@ -102,6 +102,15 @@ impl Model {
         }
     }
 
+    /// SIGKILL: like a stop, but its backend file may lack the writes of the last batch (bbolt
+    /// commits every 100 ms; the rest is only in the WAL), so what it holds is unknown.
+    pub fn kill(&mut self, name: &str) {
+        self.stop(name);
+        if let Some(m) = self.members.get_mut(name) {
+            m.data_at_stop = None;
+        }
+    }
+
     /// SIGCONT of a paused member: it never left, so no start rules apply.
     pub fn resume(&mut self, name: &str) {
         if let Some(m) = self.members.get_mut(name) {
@@ -116,10 +125,9 @@ impl Model {
             .members
             .get(member)
             .ok_or_else(|| format!("no member {member}"))?;
-        let data = m
-            .data_at_stop
-            .clone()
-            .ok_or_else(|| format!("member {member} is not stopped"))?;
+        let data = m.data_at_stop.clone().ok_or_else(|| {
+            format!("member {member} is running or was killed (its backend may lack the last writes): stop it gracefully first")
+        })?;
         self.snapshots.insert(name.into(), data);
         Ok(())
     }

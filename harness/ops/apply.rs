@@ -12,6 +12,7 @@ use crate::check::Mismatch;
 use crate::cluster::auth::{ROOT, USER, USER_PREFIX, USER_ROLE};
 use crate::cluster::member::{http_client, REQUEST_TIMEOUT};
 use crate::cluster::tls::Leaf;
+use crate::release::error::error_chain;
 use crate::cluster::wait::{poll, Probe};
 use crate::cluster::{Cluster, ClusterBuilder, ClusterError};
 use crate::model::{Model, Refusal};
@@ -197,7 +198,11 @@ impl<'a> Runner<'a> {
                     }
                     _ => c.member(i).pause(),
                 }
-                self.model.stop(&name);
+                if matches!(op, Op::Kill { .. }) {
+                    self.model.kill(&name);
+                } else {
+                    self.model.stop(&name);
+                }
                 Ok(format!("{name} down"))
             }
             Op::Resume { member } => {
@@ -880,15 +885,4 @@ impl<'a> Runner<'a> {
             Err(m) => Err(StepError::Disagree(m)),
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }

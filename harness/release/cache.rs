@@ -29,6 +29,9 @@ struct Manifest {
     version: Version,
     source: String,
     binaries: BTreeMap<String, Sha256>,
+    /// The archives the binaries came from: a lock edit that re-pins them invalidates the entry.
+    #[serde(default)]
+    archives: std::collections::BTreeSet<Sha256>,
 }
 
 /// Whether a pinned release is in the cache (for the `releases` table).
@@ -151,6 +154,7 @@ impl ReleaseStore {
             .get(version)
             .ok_or_else(|| self.not_pinned(&version.to_string()))?;
         let _guard = self.lock_file(&format!("release-{version}"))?;
+        self.sweep_abandoned_fetches(version);
         let dir = self.release_dir(version);
         if dir.join("manifest.json").exists() {
             match self.open_cached(pinned, &dir)? {
@@ -196,6 +200,9 @@ impl ReleaseStore {
         let Some(spec) = pinned.sources.iter().find(|s| s.label() == manifest.source) else {
             return Ok(None);
         };
+        if manifest.archives != spec.archive_pins() {
+            return Ok(None); // cached from archives the lock no longer pins
+        }
         if manifest.version != pinned.version {
             return Ok(None);
         }
@@ -226,6 +233,19 @@ impl ReleaseStore {
         };
         release.verify()?;
         Ok(Some(release))
+    }
+
+    /// Removes temp dirs of fetches of `version` that a crashed process left behind. Called with
+    /// the release's lock held, so no live fetch of it can own one.
+    fn sweep_abandoned_fetches(&self, version: &Version) {
+        let prefix = format!(".fetch-{version}-");
+        if let Ok(rd) = std::fs::read_dir(self.root.join("tmp")) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
     }
 
     /// Moves a fetched release into place with one rename: readers see all of it or nothing.
@@ -349,6 +369,9 @@ impl ReleaseStore {
                     return Err(src(format!("binary {b}: sha256 {got}, pinned {expected}")));
                 }
             }
+            // Durable before the rename publishes it: a crash must not leave a half-written
+            // binary that later reads as "tampered".
+            File::open(&p).and_then(|f| f.sync_all()).map_err(|e| src(e.to_string()))?;
             binaries.insert(b.clone(), got);
         }
         std::fs::remove_dir_all(&dl).map_err(|e| src(e.to_string()))?;
@@ -356,6 +379,7 @@ impl ReleaseStore {
             version: pinned.version.clone(),
             source: spec.label(),
             binaries: binaries.clone(),
+            archives: archives.values().cloned().collect(),
         };
         let mpath = tmp.path().join("manifest.json");
         let text = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");

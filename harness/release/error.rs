@@ -69,3 +69,16 @@ impl ReleaseError {
         }
     }
 }
+
+/// An error's text with all its causes: HTTP and TLS clients hide the useful part ("connection
+/// refused", "UnknownIssuer") a few levels down.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}

@@ -82,11 +82,13 @@ pub enum SourceSpec {
 }
 
 impl SourceSpec {
-    pub fn kind(&self) -> &'static str {
+    /// The archive hashes this source pins (one tarball or wheel, or one .deb per package).
+    pub fn archive_pins(&self) -> std::collections::BTreeSet<Sha256> {
         match self {
-            SourceSpec::Github { .. } => "github",
-            SourceSpec::Deb { .. } => "deb",
-            SourceSpec::Wheel { .. } => "wheel",
+            SourceSpec::Github { archive_sha256, .. } | SourceSpec::Wheel { archive_sha256, .. } => {
+                [archive_sha256.clone()].into()
+            }
+            SourceSpec::Deb { archives, .. } => archives.values().cloned().collect(),
         }
     }
 

@@ -27,10 +27,6 @@ pub struct ScenarioReport {
 }
 
 impl ScenarioReport {
-    pub fn passed(&self) -> bool {
-        self.steps.iter().all(|s| s.outcome.is_ok())
-    }
-
     pub fn failure(&self) -> Option<String> {
         self.steps.iter().find_map(|s| {
             s.outcome

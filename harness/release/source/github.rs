@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use sha2::Digest;
 
 use super::FetchConfig;
+use crate::release::error::error_chain;
 use crate::release::lock::Sha256;
 use crate::release::version::Version;
 
@@ -59,7 +60,7 @@ pub fn download(url: &str, dest: &Path, cfg: &FetchConfig) -> Result<Sha256, Str
     let mut resp = client
         .get(url)
         .send()
-        .map_err(|e| format!("GET {url}: {}", chain(&e)))?;
+        .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
     let status = resp.status();
     if !status.is_success() {
         return Err(format!("GET {url}: HTTP {status}"));
@@ -72,7 +73,7 @@ pub fn download(url: &str, dest: &Path, cfg: &FetchConfig) -> Result<Sha256, Str
     };
     let n = resp
         .copy_to(&mut w)
-        .map_err(|e| format!("GET {url}: body: {}", chain(&e)))?;
+        .map_err(|e| format!("GET {url}: body: {}", error_chain(&e)))?;
     w.flush().map_err(|e| e.to_string())?;
     if let Some(len) = expected_len {
         if n != len {
@@ -87,11 +88,11 @@ pub fn get_text(url: &str, cfg: &FetchConfig) -> Result<String, String> {
     let resp = http(cfg)?
         .get(url)
         .send()
-        .map_err(|e| format!("GET {url}: {}", chain(&e)))?;
+        .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
     if !resp.status().is_success() {
         return Err(format!("GET {url}: HTTP {}", resp.status()));
     }
-    resp.text().map_err(|e| format!("GET {url}: {}", chain(&e)))
+    resp.text().map_err(|e| format!("GET {url}: {}", error_chain(&e)))
 }
 
 /// The sha256 that a release's SHA256SUMS publishes for `file`.
@@ -126,16 +127,4 @@ pub fn extract(archive: &Path, wanted: &[String], out: &Path) -> Result<Vec<Path
         found.push(dest);
     }
     Ok(found)
-}
-
-/// Error text with its causes: reqwest hides "connection refused" two levels down.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }
