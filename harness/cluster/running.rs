@@ -29,13 +29,18 @@ const KEPT: &str = "KEPT";
 /// during boot): the etcds in them died with it (PR_SET_PDEATHSIG), their data is garbage.
 /// Dirs kept as artifacts, and dirs of live processes, stay.
 fn sweep_abandoned(root: &Path) {
-    let Ok(rd) = std::fs::read_dir(root) else { return };
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if !e.file_name().to_string_lossy().starts_with("etcd-skew-") || p.join(KEPT).exists() {
             continue;
         }
-        let Some(pid) = std::fs::read_to_string(p.join(OWNER)).ok().and_then(|s| s.trim().parse::<i32>().ok()) else {
+        let Some(pid) = std::fs::read_to_string(p.join(OWNER))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        else {
             continue;
         };
         let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();

@@ -12,10 +12,10 @@ use crate::check::Mismatch;
 use crate::cluster::auth::{ROOT, USER, USER_PREFIX, USER_ROLE};
 use crate::cluster::member::{http_client, REQUEST_TIMEOUT};
 use crate::cluster::tls::Leaf;
-use crate::release::error::error_chain;
 use crate::cluster::wait::{poll, Probe};
 use crate::cluster::{Cluster, ClusterBuilder, ClusterError};
 use crate::model::{Model, Refusal};
+use crate::release::error::error_chain;
 use crate::release::{Release, ReleaseStore};
 
 /// How long the oracle waits for etcd to agree with the model after a step.

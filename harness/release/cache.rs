@@ -371,7 +371,9 @@ impl ReleaseStore {
             }
             // Durable before the rename publishes it: a crash must not leave a half-written
             // binary that later reads as "tampered".
-            File::open(&p).and_then(|f| f.sync_all()).map_err(|e| src(e.to_string()))?;
+            File::open(&p)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| src(e.to_string()))?;
             binaries.insert(b.clone(), got);
         }
         std::fs::remove_dir_all(&dl).map_err(|e| src(e.to_string()))?;

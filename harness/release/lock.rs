@@ -85,9 +85,8 @@ impl SourceSpec {
     /// The archive hashes this source pins (one tarball or wheel, or one .deb per package).
     pub fn archive_pins(&self) -> std::collections::BTreeSet<Sha256> {
         match self {
-            SourceSpec::Github { archive_sha256, .. } | SourceSpec::Wheel { archive_sha256, .. } => {
-                [archive_sha256.clone()].into()
-            }
+            SourceSpec::Github { archive_sha256, .. }
+            | SourceSpec::Wheel { archive_sha256, .. } => [archive_sha256.clone()].into(),
             SourceSpec::Deb { archives, .. } => archives.values().cloned().collect(),
         }
     }

@@ -92,7 +92,8 @@ pub fn get_text(url: &str, cfg: &FetchConfig) -> Result<String, String> {
     if !resp.status().is_success() {
         return Err(format!("GET {url}: HTTP {}", resp.status()));
     }
-    resp.text().map_err(|e| format!("GET {url}: {}", error_chain(&e)))
+    resp.text()
+        .map_err(|e| format!("GET {url}: {}", error_chain(&e)))
 }
 
 /// The sha256 that a release's SHA256SUMS publishes for `file`.
