@@ -542,9 +542,24 @@ fn translate(
                         && rules::may_start(&m.binary, model.cluster_version, false, &[]).is_ok()
                 }) =>
         {
-            vec![Op::Restore {
+            // With everyone up, the majority is lost for real first (a follower, then the
+            // leader, killed); then every member is restored from the last snapshot.
+            let restore = Op::Restore {
                 name: "last".into(),
-            }]
+            };
+            if model.members.values().all(|m| m.running) {
+                vec![
+                    Op::Kill {
+                        member: Target::Follower,
+                    },
+                    Op::Kill {
+                        member: Target::Leader,
+                    },
+                    restore,
+                ]
+            } else {
+                vec![restore]
+            }
         }
         Step::MemberReplace(i) if model.members.values().all(|m| m.running) => {
             match member(runner, *i) {
