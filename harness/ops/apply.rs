@@ -729,14 +729,29 @@ impl<'a> Runner<'a> {
     }
 
     /// Waits until member `i` is healthy; its exit is a disagreement with the model.
+    /// Without a quorum no member can be healthy (`/health` is a quorum read): then serving
+    /// `/version` is what "started" means.
     async fn wait_started(&self, i: usize) -> Result<(), StepError> {
         let m = self.cluster()?.member(i);
+        let quorum = self.model.has_quorum();
+        let what = if quorum {
+            "healthy"
+        } else {
+            "serving /version (no quorum to be healthy)"
+        };
         let r = poll(
-            &format!("{} healthy", m.name),
+            &format!("{} {what}", m.name),
             START_TIMEOUT,
             Duration::from_millis(100),
             || async move {
                 m.check_alive().map_err(Probe::from)?;
+                if !quorum {
+                    return m
+                        .version()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| Probe::NotYet(e.to_string()));
+                }
                 match m.health().await {
                     Ok(true) => Ok(()),
                     Ok(false) => Err(Probe::NotYet("unhealthy".into())),
