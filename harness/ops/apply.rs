@@ -18,6 +18,29 @@ use crate::model::{Model, Refusal};
 use crate::release::error::error_chain;
 use crate::release::{Release, ReleaseStore};
 
+/// A membership change, retried while etcd refuses it as `unhealthy cluster` though the model
+/// expects it accepted: etcd's strict reconfig check counts only peer links up for more than
+/// 5 s, so right after a (re)start it refuses what the model (which has no clock) allows. A
+/// refusal the model predicts, or one that lasts 15 s, is returned as is.
+macro_rules! retry_while_links_are_young {
+    ($expect_ok:expr, $call:expr) => {{
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let r = $call.await;
+            match &r {
+                Err(e)
+                    if $expect_ok
+                        && e.to_string().contains("unhealthy cluster")
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                _ => break r,
+            }
+        }
+    }};
+}
+
 /// How long the oracle waits for etcd to agree with the model after a step.
 pub const AGREEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a refused member may take to exit, and a started one to become healthy.
@@ -123,6 +146,15 @@ impl<'a> Runner<'a> {
                 .copied()
                 .ok_or_else(|| StepError::Harness("no live member".into())),
         }
+    }
+
+    /// A live member other than `i`, to send membership changes through.
+    fn other_live(&self, i: usize) -> Result<usize, StepError> {
+        let c = self.cluster()?;
+        c.live()
+            .into_iter()
+            .find(|&j| j != i)
+            .ok_or_else(|| StepError::Harness("no other live member".into()))
     }
 
     fn name(&self, i: usize) -> String {
@@ -307,29 +339,12 @@ impl<'a> Runner<'a> {
             Op::MemberRemove { member } => {
                 let i = self.index(member).await?;
                 let name = self.name(i);
-                let via = self
-                    .cluster()?
-                    .live()
-                    .into_iter()
-                    .find(|&j| j != i)
-                    .ok_or_else(|| StepError::Harness("no other live member".into()))?;
+                let via = self.other_live(i)?;
                 let predicted = self.model.predict_member_remove(&name);
-                // etcd counts only links up for more than 5 s (a member just started is not yet
-                // "connected"): when the model expects acceptance, that refusal is retried.
-                let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-                let result = loop {
-                    let r = self.cluster_mut()?.member_remove(via, i).await;
-                    match &r {
-                        Err(e)
-                            if predicted.is_ok()
-                                && e.to_string().contains("unhealthy cluster")
-                                && tokio::time::Instant::now() < deadline =>
-                        {
-                            tokio::time::sleep(Duration::from_millis(500)).await;
-                        }
-                        _ => break r,
-                    }
-                };
+                let result = retry_while_links_are_young!(
+                    predicted.is_ok(),
+                    self.cluster_mut()?.member_remove(via, i)
+                );
                 let what = format!("member remove of {name}");
                 match (predicted, result) {
                     (Ok(()), Ok(_)) => {
@@ -350,12 +365,7 @@ impl<'a> Runner<'a> {
             Op::MemberMigrate { member } => {
                 let i = self.index(member).await?;
                 let name = self.name(i);
-                let via = self
-                    .cluster()?
-                    .live()
-                    .into_iter()
-                    .find(|&j| j != i)
-                    .ok_or_else(|| StepError::Harness("no other live member".into()))?;
+                let via = self.other_live(i)?;
                 let c = self.cluster_mut()?;
                 let before = c.member(i).id;
                 c.member_migrate(via, i).await?;
@@ -828,23 +838,8 @@ impl<'a> Runner<'a> {
         let i = c.new_member(name, r.clone())?;
         let name = name.to_string();
         let predicted = self.model.member_add(&via_name, &name, &r.version);
-        // etcd counts only peer links up for more than 5 s: when the model expects the add to be
-        // accepted, "unhealthy cluster" right after a restart is retried until that holds.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        let result = loop {
-            let c = self.cluster.as_mut().unwrap();
-            let r = c.member_add(via, i).await;
-            match &r {
-                Err(e)
-                    if predicted.is_ok()
-                        && e.to_string().contains("unhealthy cluster")
-                        && tokio::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                _ => break r,
-            }
-        };
+        let result =
+            retry_while_links_are_young!(predicted.is_ok(), self.cluster_mut()?.member_add(via, i));
         match (predicted, result) {
             (Ok(()), Ok(id)) => {
                 if no_start {
