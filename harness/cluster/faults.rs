@@ -31,9 +31,23 @@ impl Cluster {
             .map_err(|e| ClusterError::io(format!("peer proxy on port {port}"), e))?;
         let m = &mut self.members[i];
         m.peer_url = format!("http://127.0.0.1:{port}");
+        *proxy.owner.write().unwrap() = m.id.map(|id| format!("{id:x}"));
         let name = m.name.clone();
         self.proxies.as_mut().unwrap().insert(name, proxy);
         Ok(())
+    }
+
+    /// Records member `i`'s raft id, and tells its proxy (a proxy that does not know whom it
+    /// fronts cannot apply any rule to that member's links).
+    pub(super) fn set_member_id(&mut self, i: usize, id: u64) {
+        self.members[i].id = Some(id);
+        if let Some(p) = self
+            .proxies
+            .as_ref()
+            .and_then(|p| p.get(&self.members[i].name))
+        {
+            *p.owner.write().unwrap() = Some(format!("{id:x}"));
+        }
     }
 
     fn hex_id(&self, i: usize) -> Result<String, ClusterError> {

@@ -50,7 +50,7 @@ impl Cluster {
                 op: "member add".into(),
                 message: "the response names no member".into(),
             })?;
-        self.members[new].id = Some(id);
+        self.set_member_id(new, id);
         Ok(id)
     }
 

@@ -349,21 +349,14 @@ impl Cluster {
         let list = self.members[i]
             .rpc("member list", |mut c| async move { c.member_list().await })
             .await?;
-        for m in &mut self.members {
+        for i in 0..self.members.len() {
+            let url = &self.members[i].peer_url;
             if let Some(found) = list
                 .members()
                 .iter()
-                .find(|x| x.peer_urls().iter().any(|u| u == &m.peer_url))
+                .find(|x| x.peer_urls().iter().any(|u| u == url))
             {
-                m.id = Some(found.id());
-            }
-        }
-        // Proxies name their member the way rafthttp does: the id in hex.
-        if let Some(proxies) = &self.proxies {
-            for m in &self.members {
-                if let (Some(p), Some(id)) = (proxies.get(&m.name), m.id) {
-                    *p.owner.write().unwrap() = Some(format!("{id:x}"));
-                }
+                self.set_member_id(i, found.id());
             }
         }
         Ok(())

@@ -416,6 +416,12 @@ impl ReleaseStore {
                 Err((_, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(50));
                 }
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                    return Err(ReleaseError::cache(
+                        &path,
+                        format!("another process has held this lock for more than {:?} (a fetch that hangs?)", self.cfg.timeout * 3),
+                    ))
+                }
                 Err((_, e)) => {
                     return Err(ReleaseError::cache(
                         &path,

@@ -134,8 +134,8 @@ pub fn pin(
     })
 }
 
-/// Appends `release` to the lock file (comments and layout of the rest are kept), or adds its
-/// sources to an existing entry of the same version. Validates the result before replacing.
+/// Appends `release` to the lock file (comments and layout of the rest are kept); a version
+/// already pinned is refused (edit its sources by hand). Validates the result before replacing.
 pub fn write(lock: &Lock, release: &PinnedRelease) -> Result<(), ReleaseError> {
     let path = &lock.path;
     let text = std::fs::read_to_string(path).map_err(|e| ReleaseError::LockIo {
@@ -166,6 +166,10 @@ pub fn write(lock: &Lock, release: &PinnedRelease) -> Result<(), ReleaseError> {
         path: path.clone(),
         message: e.to_string(),
     })?;
+    // Keep the lock file's permissions (a temp file is created 0600).
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = tmp.as_file().set_permissions(meta.permissions());
+    }
     tmp.write_all(new_text.as_bytes())
         .and_then(|_| tmp.as_file().sync_all())
         .map_err(|e| ReleaseError::LockIo {
