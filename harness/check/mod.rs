@@ -1,5 +1,6 @@
-//! Checks: pure verdicts over an [`Observation`] — versions against the model, data against
-//! acknowledged writes, HashKV convergence, monotonic revisions.
+//! Checks: pure verdicts. Over an [`Observation`] of the cluster ([`verdict`]): versions against
+//! the model, data against acknowledged writes, HashKV convergence, monotonic revisions. Over
+//! recorded traffic: [`linearizable`], [`revisions`], [`watch`], [`lease`].
 
 pub mod lease;
 pub mod linearizable;

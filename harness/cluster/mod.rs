@@ -2,7 +2,10 @@
 //!
 //! [`ports`] reserves ports, [`flags`] renders each release's command line, [`process`]
 //! supervises one etcd process, [`member`] is one member and its queries, [`running`] the
-//! cluster, [`wait`] the deadline-bounded polls everything waits with.
+//! cluster, [`wait`] the deadline-bounded polls everything waits with. What operators do to a
+//! running cluster: [`membership`] (add, remove, migrate, move leadership), [`snapshot`]
+//! (backup, disaster restore), [`auth`], [`tls`] (PKI and rotation), [`v2`] (the v2 API).
+//! [`proxy`] sits on the peer links and [`faults`] uses it: partition, one-way drop, delay.
 
 pub mod auth;
 pub mod error;

@@ -1,4 +1,5 @@
-//! Traffic: concurrent clients ([`clients`]) and the history they record ([`history`]).
+//! Traffic: concurrent KV clients ([`clients`]) and the history they record ([`history`]), a
+//! watcher that follows their keys ([`watcher`]), a lease client ([`leases`]).
 
 pub mod clients;
 pub mod history;
