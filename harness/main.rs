@@ -341,9 +341,9 @@ fn run(cli: Cli) -> Result<()> {
                 let eps = cluster.members().iter().map(|m| (m.name.clone(), m.client_url.clone())).collect();
                 let endpoints = std::sync::Arc::new(std::sync::RwLock::new(eps));
                 let cfg = TrafficConfig { clients, rate, ..TrafficConfig::default() };
-                let traffic = Traffic::start(endpoints, cfg);
+                let traffic = Traffic::start(endpoints, cfg, std::time::Instant::now());
                 tokio::time::sleep(Duration::from_secs(seconds)).await;
-                let h = traffic.stop().await;
+                let h = traffic.stop().await.map_err(anyhow::Error::msg)?;
                 let writes = h.writes_acknowledged();
                 let report = linearizable::check(&h, Duration::from_secs(60));
                 let verdict = linearizable::first_violation(&report, &h).unwrap_or_else(|| "linearizable".into());

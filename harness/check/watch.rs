@@ -29,7 +29,10 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
                 succeeded,
                 ..
             } if *succeeded != Some(false) => Some(*revision),
-            _ => None,
+            // Might have taken effect: may show up, at a revision we do not know.
+            Outcome::Unknown { .. } => None,
+            // Failed, or a txn whose compare did not hold: must never show up.
+            _ => continue,
         };
         match &e.request {
             Request::Put { key, value } | Request::Cas { key, value, .. } => {
@@ -168,6 +171,21 @@ mod tests {
             ..Default::default()
         };
         assert!(check(&invented, &history())[0].contains("matches no write"));
+    }
+
+    #[test]
+    fn a_failed_write_must_never_show_up() {
+        let mut h = history();
+        h.events.push(Event {
+            client: 2,
+            member: "m1".into(),
+            invoke_us: 0,
+            complete_us: 1,
+            request: Request::Cas { key: "a".into(), expect: Some("zz".into()), value: "nope".into() },
+            outcome: Outcome::Ok { revision: 7, value: None, succeeded: Some(false) },
+        });
+        let log = WatchLog { events: vec![ev("a", Some("nope"), 8)], start_revision: 8, ..Default::default() };
+        assert!(check(&log, &h)[0].contains("matches no write"), "{:?}", check(&log, &h));
     }
 
     #[test]

@@ -64,10 +64,11 @@ impl Cluster {
     /// Cuts member `i` off from every other member, both directions.
     pub fn partition(&self, i: usize) -> Result<(), ClusterError> {
         let me = self.hex_id(i)?;
-        let others: Vec<String> = (0..self.members.len())
+        // Every peer must be known: a partial cut would let the "partitioned" member commit.
+        let others = (0..self.members.len())
             .filter(|&j| j != i)
-            .filter_map(|j| self.hex_id(j).ok())
-            .collect();
+            .map(|j| self.hex_id(j))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut rules = self.link_rules.write().unwrap();
         for o in others {
             rules.blocked.insert((me.clone(), o.clone()));

@@ -134,7 +134,7 @@ fn start_traffic(
         prefix: prefix.clone(),
     };
     Epoch {
-        traffic: Traffic::start(endpoints.clone(), cfg),
+        traffic: Traffic::start(endpoints.clone(), cfg, started),
         watcher: Watcher::start(endpoints.clone(), prefix.clone(), started),
         leases: LeaseClient::start(
             endpoints.clone(),
@@ -171,11 +171,46 @@ async fn close_epoch(
     started: Instant,
     all: &mut Recorded,
 ) -> Option<String> {
-    let mut history = epoch.traffic.stop().await;
-    let watch = epoch.watcher.stop().await;
-    let leases = epoch.leases.stop().await;
+    let mut history = match epoch.traffic.stop().await {
+        Ok(h) => h,
+        Err(e) => return Some(e),
+    };
+    let leases = match epoch.leases.stop().await {
+        Ok(l) => l,
+        Err(e) => return Some(e),
+    };
     // Without a quorum the reads could only time out: skip them (the run failed before healing).
     let readers = if quorum { cluster.live() } else { Vec::new() };
+    // A sentinel write under the watched prefix marks the end: the watch must deliver it, and
+    // with it every acknowledged write before it.
+    let mut end_revision = 0;
+    if let Some(&i) = readers.first() {
+        let m = cluster.member(i);
+        let key = format!("{}end", epoch.prefix);
+        let invoke_us = started.elapsed().as_micros() as u64;
+        if let Ok(revision) = m.put(&key, "end-of-epoch").await {
+            end_revision = revision;
+            history.events.push(Event {
+                client: u32::MAX,
+                member: m.name.clone(),
+                invoke_us,
+                complete_us: started.elapsed().as_micros() as u64,
+                request: Request::Put {
+                    key,
+                    value: "end-of-epoch".into(),
+                },
+                outcome: Outcome::Ok {
+                    revision,
+                    value: None,
+                    succeeded: None,
+                },
+            });
+        }
+    }
+    let watch = match epoch.watcher.stop_at(end_revision).await {
+        Ok(w) => w,
+        Err(e) => return Some(format!("{}: {e}", epoch.prefix)),
+    };
     for i in readers {
         let m = cluster.member(i);
         for k in 0..keys {

@@ -89,9 +89,9 @@ pub fn explore(
             return Ok(()); // budget spent: remaining cases pass unrun
         }
         let n = st.0.cases_run + st.0.shrink_runs + 1;
-        let mut setup = cfg.setup.clone();
-        setup.traffic_seed = cfg.seed.wrapping_add(n as u64);
-        let outcome = rt.block_on(run_case(store, &setup, &steps, cfg.inject_faults));
+        // One traffic seed for every case and shrink run, the one the replay file records: a
+        // shrunk case then runs with the traffic it failed with.
+        let outcome = rt.block_on(run_case(store, &cfg.setup, &steps, cfg.inject_faults));
         if shrinking {
             st.0.shrink_runs += 1;
         } else {

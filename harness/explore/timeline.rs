@@ -119,7 +119,11 @@ pub fn svg(applied: &[Applied]) -> String {
         );
         let ly = row * (members.len() as f64 + 1.6) + 11.0 * (a.step % label_rows as usize) as f64;
         // Labels near the right edge end at their mark instead of running off the picture.
-        let anchor = if x(a.start_ms) > left + width * 0.75 { "end" } else { "start" };
+        let anchor = if x(a.start_ms) > left + width * 0.75 {
+            "end"
+        } else {
+            "start"
+        };
         let _ = writeln!(
             out,
             r#"<text x="{}" y="{ly}" fill="{color}" font-size="9" text-anchor="{anchor}">{}</text>"#,

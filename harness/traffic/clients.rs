@@ -44,6 +44,9 @@ impl Default for TrafficConfig {
     }
 }
 
+/// Pause after a failed request or connection before the next try.
+pub const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
 /// The members traffic may use, `(name, client URL)`; updated as the cluster changes.
 pub type Endpoints = Arc<RwLock<Vec<(String, String)>>>;
 
@@ -54,9 +57,10 @@ pub struct Traffic {
 }
 
 impl Traffic {
-    pub fn start(endpoints: Endpoints, cfg: TrafficConfig) -> Traffic {
+    /// Starts the clients; event times count from `started` (the case's clock, shared with the
+    /// watcher, the lease client and the timeline).
+    pub fn start(endpoints: Endpoints, cfg: TrafficConfig, started: Instant) -> Traffic {
         let stop = Arc::new(AtomicBool::new(false));
-        let started = Instant::now();
         let tasks = (0..cfg.clients)
             .map(|c| {
                 let (endpoints, stop, cfg) = (endpoints.clone(), stop.clone(), cfg.clone());
@@ -69,17 +73,19 @@ impl Traffic {
     }
 
     /// Stops every client (each finishes its request in flight, bounded by its deadline) and
-    /// returns the merged history in invocation order.
-    pub async fn stop(self) -> History {
+    /// returns the merged history in invocation order. A client that panicked lost its part of
+    /// the history, which would make the checks lie: that is an error.
+    pub async fn stop(self) -> Result<History, String> {
         self.stop.store(true, Ordering::SeqCst);
         let mut events = Vec::new();
         for t in self.tasks {
-            if let Ok(mut e) = t.await {
-                events.append(&mut e);
-            }
+            let mut e = t
+                .await
+                .map_err(|e| format!("a traffic client failed: {e}"))?;
+            events.append(&mut e);
         }
         events.sort_by_key(|e| (e.invoke_us, e.client));
-        History { events }
+        Ok(History { events })
     }
 }
 
@@ -132,6 +138,8 @@ async fn client_loop(
                 }
                 None => {
                     rotation += 1;
+                    // Back off: a dead member refuses at once, and spinning would starve etcd.
+                    tokio::time::sleep(RETRY_PAUSE).await;
                     continue;
                 }
             },
@@ -167,6 +175,7 @@ async fn client_loop(
                 // This member may be down: move on, and reconnect later.
                 clients.remove(&url);
                 rotation += 1;
+                tokio::time::sleep(RETRY_PAUSE).await;
             }
         }
         events.push(Event {

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::clients::Endpoints;
+use super::clients::{Endpoints, RETRY_PAUSE};
 
 /// A read of a leased key: when, through whom, and whether the key was there.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,9 +49,11 @@ impl LeaseClient {
         LeaseClient { stop, task }
     }
 
-    pub async fn stop(self) -> Vec<LeaseRecord> {
+    pub async fn stop(self) -> Result<Vec<LeaseRecord>, String> {
         self.stop.store(true, Ordering::SeqCst);
-        self.task.await.unwrap_or_default()
+        self.task
+            .await
+            .map_err(|e| format!("the lease client failed: {e}"))
     }
 }
 
@@ -99,6 +101,7 @@ async fn lease_loop(
         let Ok(Ok(mut c)) =
             tokio::time::timeout(BOUND, Client::connect([url.as_str()], Some(opts))).await
         else {
+            tokio::time::sleep(RETRY_PAUSE).await;
             continue;
         };
         let mut rec = LeaseRecord {
@@ -108,9 +111,11 @@ async fn lease_loop(
         };
         let granted_at = now();
         let Ok(Ok(g)) = tokio::time::timeout(BOUND, c.lease_grant(TTL, None)).await else {
+            tokio::time::sleep(RETRY_PAUSE).await;
             continue;
         };
         rec.lease = g.id();
+        rec.ttl_s = g.ttl();
         rec.renewals_us.push(granted_at);
         let put = c.put(
             rec.key.as_str(),
@@ -136,10 +141,11 @@ async fn lease_loop(
                 keeper.keep_alive().await?;
                 stream.message().await
             };
-            if let Ok(Ok(Some(resp))) = tokio::time::timeout(BOUND, renewed).await {
-                if resp.ttl() > 0 {
-                    rec.renewals_us.push(invoke);
-                }
+            match tokio::time::timeout(BOUND, renewed).await {
+                Ok(Ok(Some(resp))) if resp.ttl() > 0 => rec.renewals_us.push(invoke),
+                // A late answer could be read as the next keepalive's and date a renewal too
+                // late: after any unanswered keepalive, renew no more.
+                _ => break,
             }
         }
         if let Some(o) = observe(&mut c, &member, &rec.key, started).await {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use etcd_client::{Client, ConnectOptions, EventType, GetOptions, WatchOptions};
 use serde::{Deserialize, Serialize};
 
-use super::clients::Endpoints;
+use super::clients::{Endpoints, RETRY_PAUSE};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchEvent {
@@ -36,20 +36,45 @@ pub struct WatchLog {
 
 pub struct Watcher {
     stop: Arc<AtomicBool>,
+    /// The revision the watch has delivered everything up to (its next start revision - 1,
+    /// advanced by events and by progress notifications).
+    reached: Arc<std::sync::atomic::AtomicI64>,
     task: tokio::task::JoinHandle<WatchLog>,
 }
 
 impl Watcher {
     pub fn start(endpoints: Endpoints, prefix: String, started: Instant) -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let task = tokio::spawn(async move { watch_loop(endpoints, prefix, s, started).await });
-        Watcher { stop, task }
+        let reached = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let (s, r) = (stop.clone(), reached.clone());
+        let task = tokio::spawn(async move { watch_loop(endpoints, prefix, s, r, started).await });
+        Watcher {
+            stop,
+            reached,
+            task,
+        }
     }
 
-    pub async fn stop(self) -> WatchLog {
+    /// Lets the watch catch up to `revision` (the store's revision once traffic stopped), within
+    /// a deadline, then stops it. `Err` if it never got there (a watch that stopped delivering)
+    /// or if the watcher task failed.
+    pub async fn stop_at(self, revision: i64) -> Result<WatchLog, String> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.reached.load(Ordering::SeqCst) < revision
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let reached = self.reached.load(Ordering::SeqCst);
         self.stop.store(true, Ordering::SeqCst);
-        self.task.await.unwrap_or_default()
+        let log = self
+            .task
+            .await
+            .map_err(|e| format!("the watcher failed: {e}"))?;
+        if reached < revision {
+            return Err(format!("the watch reached revision {reached} but the store is at {revision} (10 s after traffic stopped)"));
+        }
+        Ok(log)
     }
 }
 
@@ -57,6 +82,7 @@ async fn watch_loop(
     endpoints: Endpoints,
     prefix: String,
     stop: Arc<AtomicBool>,
+    reached: Arc<std::sync::atomic::AtomicI64>,
     started: Instant,
 ) -> WatchLog {
     let mut log = WatchLog::default();
@@ -73,10 +99,15 @@ async fn watch_loop(
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let opts = ConnectOptions::new().with_connect_timeout(Duration::from_secs(1));
+        // require_leader: a member cut off from its leader ends the watch instead of leaving it
+        // silently stalled.
+        let opts = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(1))
+            .with_require_leader(true);
         let Ok(Ok(mut c)) =
             tokio::time::timeout(bounded, Client::connect([url.as_str()], Some(opts))).await
         else {
+            tokio::time::sleep(RETRY_PAUSE).await;
             continue;
         };
         if next == 0 {
@@ -90,6 +121,7 @@ async fn watch_loop(
             )
             .await
             else {
+                tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             };
             next = r.header().map(|h| h.revision()).unwrap_or(0) + 1;
@@ -99,6 +131,7 @@ async fn watch_loop(
         let Ok(Ok(mut stream)) =
             tokio::time::timeout(bounded, c.watch(prefix.as_str(), Some(opts))).await
         else {
+            tokio::time::sleep(RETRY_PAUSE).await;
             continue;
         };
         log.resumes.push((member.clone(), next));
@@ -111,7 +144,11 @@ async fn watch_loop(
             {
                 Err(_) => continue,
                 Ok(Ok(Some(m))) => m,
-                Ok(_) => break, // stream ended or failed: resume elsewhere
+                Ok(_) => {
+                    // Stream ended or failed: resume elsewhere, after a pause.
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    break;
+                }
             };
             if msg.canceled() {
                 if msg.compact_revision() > next {
@@ -134,6 +171,7 @@ async fn watch_loop(
                     at_us: started.elapsed().as_micros() as u64,
                 });
                 next = next.max(kv.mod_revision() + 1);
+                reached.fetch_max(kv.mod_revision(), Ordering::SeqCst);
             }
         }
     }
