@@ -53,6 +53,9 @@ pub fn versions(model: &Model, obs: &Observation) -> Vec<Mismatch> {
                 "not running",
                 "running",
             )),
+            // Without a quorum a restarted member serves no client request, not even /version,
+            // until it has published itself through raft: silence is not a disagreement then.
+            (true, Some(o)) if o.server.is_none() && !model.has_quorum() => {}
             (true, Some(o)) => {
                 let server = o
                     .server
@@ -226,6 +229,21 @@ mod tests {
             diff[0],
             "m1 etcdcluster: model expects 3.5, etcd shows \"3.4.0\""
         );
+    }
+
+    #[test]
+    fn without_quorum_a_silent_member_is_no_disagreement() {
+        let mut m = model();
+        m.stop("m2");
+        m.stop("m3");
+        let mut o = observe(&m, "3.4");
+        o.members.get_mut("m1").unwrap().server = None;
+        assert!(versions(&m, &o).is_empty());
+        // With quorum, the same silence is one.
+        let m = model();
+        let mut o = observe(&m, "3.4");
+        o.members.get_mut("m1").unwrap().server = None;
+        assert!(!versions(&m, &o).is_empty());
     }
 
     #[test]

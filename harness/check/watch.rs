@@ -181,11 +181,27 @@ mod tests {
             member: "m1".into(),
             invoke_us: 0,
             complete_us: 1,
-            request: Request::Cas { key: "a".into(), expect: Some("zz".into()), value: "nope".into() },
-            outcome: Outcome::Ok { revision: 7, value: None, succeeded: Some(false) },
+            request: Request::Cas {
+                key: "a".into(),
+                expect: Some("zz".into()),
+                value: "nope".into(),
+            },
+            outcome: Outcome::Ok {
+                revision: 7,
+                value: None,
+                succeeded: Some(false),
+            },
         });
-        let log = WatchLog { events: vec![ev("a", Some("nope"), 8)], start_revision: 8, ..Default::default() };
-        assert!(check(&log, &h)[0].contains("matches no write"), "{:?}", check(&log, &h));
+        let log = WatchLog {
+            events: vec![ev("a", Some("nope"), 8)],
+            start_revision: 8,
+            ..Default::default()
+        };
+        assert!(
+            check(&log, &h)[0].contains("matches no write"),
+            "{:?}",
+            check(&log, &h)
+        );
     }
 
     #[test]
