@@ -1,11 +1,12 @@
 //! Checks: pure verdicts. Over an [`Observation`] of the cluster ([`verdict`]): versions against
 //! the model, data against acknowledged writes, HashKV convergence, monotonic revisions. Over
-//! recorded traffic: [`linearizable`], [`revisions`], [`watch`], [`lease`].
+//! recorded traffic: [`linearizable`], [`revisions`], [`stale`] reads, [`watch`], [`lease`].
 
 pub mod lease;
 pub mod linearizable;
 pub mod observation;
 pub mod revisions;
+pub mod stale;
 pub mod verdict;
 pub mod watch;
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::plan::Step;
-use crate::check::{lease, linearizable, revisions, watch};
+use crate::check::{lease, linearizable, revisions, stale, watch};
 use crate::cluster::Cluster;
 use crate::model::rules;
 use crate::ops::{Op, Runner, Target};
@@ -240,7 +240,10 @@ async fn close_epoch(
             });
         }
     }
-    let mut failure = revisions::check(&history).into_iter().next();
+    let mut failure = revisions::check(&history)
+        .into_iter()
+        .next()
+        .or_else(|| stale::check(&history).into_iter().next());
     if failure.is_none() {
         let report = linearizable::check(&history, Duration::from_secs(20));
         failure = linearizable::first_violation(&report, &history);
