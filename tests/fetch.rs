@@ -56,6 +56,52 @@ fn store(cache: &Path, lock: &str, base: &str) -> ReleaseStore {
     ReleaseStore::open(lock, cache.to_path_buf(), cfg)
 }
 
+/// The tarball served under `/<dir>` (cut short if `truncated`), an empty cache, and a lock
+/// pinning that one source to `pin` (default: the tarball's real hash).
+struct Served {
+    server: Server,
+    cache: tempfile::TempDir,
+    lock: String,
+    path: String,
+}
+
+fn served(dir: &str, truncated: bool, pin: Option<&str>) -> Served {
+    let server = Server::start();
+    let body = tarball();
+    let sha = sha256_bytes(&body);
+    let path = format!("/{dir}{TARBALL}");
+    server.route(
+        &path,
+        if truncated {
+            Reply::Truncated(body)
+        } else {
+            Reply::Body(body)
+        },
+    );
+    let lock = lock_text(&[(
+        &format!("{}/{dir}", server.base),
+        pin.unwrap_or(sha.as_str()),
+    )]);
+    Served {
+        server,
+        cache: tempfile::tempdir().unwrap(),
+        lock,
+        path,
+    }
+}
+
+impl Served {
+    /// A store on the shared cache; each call opens its own lock-file descriptors, as a
+    /// separate process would.
+    fn store(&self) -> ReleaseStore {
+        store(self.cache.path(), &self.lock, "")
+    }
+
+    fn downloads(&self) -> usize {
+        self.server.hits(&self.path)
+    }
+}
+
 fn assert_nothing_cached(cache: &Path) {
     assert!(
         !cache.join("releases").join(V).exists(),
@@ -76,18 +122,8 @@ fn v() -> Version {
 
 #[test]
 fn good_hash_is_fetched_once_and_cached() {
-    let server = Server::start();
-    let body = tarball();
-    server.route(&format!("/good{TARBALL}"), Reply::Body(body.clone()));
-    let cache = tempfile::tempdir().unwrap();
-    let s = store(
-        cache.path(),
-        &lock_text(&[(
-            &format!("{}/good", server.base),
-            sha256_bytes(&body).as_str(),
-        )]),
-        "",
-    );
+    let served = served("good", false, None);
+    let s = served.store();
     assert_eq!(s.state(&v()), CacheState::Missing);
     let r = s.fetch(&v()).unwrap();
     assert_eq!(r.version, v());
@@ -99,7 +135,7 @@ fn good_hash_is_fetched_once_and_cached() {
     assert!(matches!(s.state(&v()), CacheState::Cached { .. }));
     s.fetch(&v()).unwrap();
     assert_eq!(
-        server.hits(&format!("/good{TARBALL}")),
+        served.downloads(),
         1,
         "the second fetch must come from the cache"
     );
@@ -107,16 +143,9 @@ fn good_hash_is_fetched_once_and_cached() {
 
 #[test]
 fn bad_hash_is_refused_and_leaves_nothing() {
-    let server = Server::start();
-    server.route(&format!("/good{TARBALL}"), Reply::Body(tarball()));
-    let cache = tempfile::tempdir().unwrap();
     let wrong = "1111111111111111111111111111111111111111111111111111111111111111";
-    let s = store(
-        cache.path(),
-        &lock_text(&[(&format!("{}/good", server.base), wrong)]),
-        "",
-    );
-    let e = s.fetch(&v()).unwrap_err().to_string();
+    let served = served("good", false, Some(wrong));
+    let e = served.store().fetch(&v()).unwrap_err().to_string();
     assert!(
         e.contains("9.9.9") && e.contains("sha256 mismatch") && e.contains(wrong),
         "{e}"
@@ -125,7 +154,7 @@ fn bad_hash_is_refused_and_leaves_nothing() {
         e.contains(sha256_bytes(&tarball()).as_str()),
         "the actual hash is named: {e}"
     );
-    assert_nothing_cached(cache.path());
+    assert_nothing_cached(served.cache.path());
 }
 
 #[test]
@@ -148,21 +177,10 @@ fn http_404_names_the_url_and_status() {
 
 #[test]
 fn truncated_body_is_an_error() {
-    let server = Server::start();
-    let body = tarball();
-    server.route(&format!("/cut{TARBALL}"), Reply::Truncated(body.clone()));
-    let cache = tempfile::tempdir().unwrap();
-    let s = store(
-        cache.path(),
-        &lock_text(&[(
-            &format!("{}/cut", server.base),
-            sha256_bytes(&body).as_str(),
-        )]),
-        "",
-    );
-    let e = s.fetch(&v()).unwrap_err().to_string();
+    let served = served("cut", true, None);
+    let e = served.store().fetch(&v()).unwrap_err().to_string();
     assert!(e.contains("body"), "{e}");
-    assert_nothing_cached(cache.path());
+    assert_nothing_cached(served.cache.path());
 }
 
 #[test]
@@ -203,18 +221,10 @@ fn a_failing_source_falls_through_and_all_failures_are_listed() {
 
 #[test]
 fn concurrent_fetches_share_one_download() {
-    let server = Server::start();
-    let body = tarball();
-    server.route(&format!("/good{TARBALL}"), Reply::Body(body.clone()));
-    let cache = tempfile::tempdir().unwrap();
-    let lock = lock_text(&[(
-        &format!("{}/good", server.base),
-        sha256_bytes(&body).as_str(),
-    )]);
+    let served = served("good", false, None);
     let threads: Vec<_> = (0..4)
         .map(|_| {
-            // Separate stores, separate lock-file descriptors: as separate processes would.
-            let s = store(cache.path(), &lock, "");
+            let s = served.store();
             std::thread::spawn(move || {
                 s.fetch(&v())
                     .map(|r| r.etcd().to_path_buf())
@@ -227,23 +237,13 @@ fn concurrent_fetches_share_one_download() {
         .map(|t| t.join().unwrap().unwrap())
         .collect();
     assert!(paths.windows(2).all(|w| w[0] == w[1]));
-    assert_eq!(server.hits(&format!("/good{TARBALL}")), 1);
+    assert_eq!(served.downloads(), 1);
 }
 
 #[test]
 fn a_tampered_cached_binary_is_refused() {
-    let server = Server::start();
-    let body = tarball();
-    server.route(&format!("/good{TARBALL}"), Reply::Body(body.clone()));
-    let cache = tempfile::tempdir().unwrap();
-    let s = store(
-        cache.path(),
-        &lock_text(&[(
-            &format!("{}/good", server.base),
-            sha256_bytes(&body).as_str(),
-        )]),
-        "",
-    );
+    let served = served("good", false, None);
+    let s = served.store();
     let r = s.fetch(&v()).unwrap();
     r.verify().unwrap();
     let mut f = std::fs::OpenOptions::new()

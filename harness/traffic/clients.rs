@@ -89,11 +89,22 @@ impl Traffic {
     }
 }
 
-async fn connect(url: &str, timeout: Duration) -> Option<Client> {
-    let opts = ConnectOptions::new()
+/// A client bound to one member (connecting within 3 s), each request bounded by
+/// `request_timeout` if given (not for a watcher: its stream lives as long as it delivers);
+/// `require_leader` makes a member without a leader fail requests (and end watches) instead of
+/// stalling them. Shared by the KV clients, the watcher and the lease client.
+pub(super) async fn connect(
+    url: &str,
+    request_timeout: Option<Duration>,
+    require_leader: bool,
+) -> Option<Client> {
+    let mut opts = ConnectOptions::new()
         .with_connect_timeout(Duration::from_secs(1))
-        .with_timeout(timeout);
-    tokio::time::timeout(timeout, Client::connect([url], Some(opts)))
+        .with_require_leader(require_leader);
+    if let Some(t) = request_timeout {
+        opts = opts.with_timeout(t);
+    }
+    tokio::time::timeout(Duration::from_secs(3), Client::connect([url], Some(opts)))
         .await
         .ok()?
         .ok()
@@ -131,7 +142,7 @@ async fn client_loop(
         };
         let client = match clients.get(&url) {
             Some(c) => c.clone(),
-            None => match connect(&url, cfg.request_timeout).await {
+            None => match connect(&url, Some(cfg.request_timeout), false).await {
                 Some(c) => {
                     clients.insert(url.clone(), c.clone());
                     c

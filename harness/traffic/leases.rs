@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etcd_client::{Client, ConnectOptions, PutOptions};
+use etcd_client::{Client, PutOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::clients::{Endpoints, RETRY_PAUSE};
+use super::clients::{connect, Endpoints, RETRY_PAUSE};
 
 /// A read of a leased key: when, through whom, and whether the key was there.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,12 +95,7 @@ async fn lease_loop(
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let opts = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(1))
-            .with_timeout(BOUND);
-        let Ok(Ok(mut c)) =
-            tokio::time::timeout(BOUND, Client::connect([url.as_str()], Some(opts))).await
-        else {
+        let Some(mut c) = connect(&url, Some(BOUND), false).await else {
             tokio::time::sleep(RETRY_PAUSE).await;
             continue;
         };

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etcd_client::{Client, ConnectOptions, EventType, GetOptions, WatchOptions};
+use etcd_client::{EventType, GetOptions, WatchOptions};
 use serde::{Deserialize, Serialize};
 
-use super::clients::{Endpoints, RETRY_PAUSE};
+use super::clients::{connect, Endpoints, RETRY_PAUSE};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchEvent {
@@ -101,12 +101,8 @@ async fn watch_loop(
         };
         // require_leader: a member cut off from its leader ends the watch instead of leaving it
         // silently stalled.
-        let opts = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(1))
-            .with_require_leader(true);
-        let Ok(Ok(mut c)) =
-            tokio::time::timeout(bounded, Client::connect([url.as_str()], Some(opts))).await
-        else {
+        // Each call below is bounded by its own timeout; the stream lives while it delivers.
+        let Some(mut c) = connect(&url, None, true).await else {
             tokio::time::sleep(RETRY_PAUSE).await;
             continue;
         };
