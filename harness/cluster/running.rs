@@ -63,6 +63,8 @@ pub struct ClusterBuilder {
     proxies: bool,
     data_root: Option<PathBuf>,
     health_timeout: Duration,
+    /// Extra flags per member (index = member), kept by the member for every later start.
+    member_flags: Vec<Vec<String>>,
 }
 
 impl ClusterBuilder {
@@ -76,7 +78,26 @@ impl ClusterBuilder {
             proxies: false,
             data_root: std::env::var_os("ETCD_SKEW_DATA_ROOT").map(PathBuf::from),
             health_timeout: Duration::from_secs(30),
+            member_flags: Vec::new(),
         }
+    }
+
+    /// Extra flags for every member (`--snapshot-count=10`…), appended after the harness's own;
+    /// each member keeps them for its later starts. Call before [`ClusterBuilder::member_flags`].
+    pub fn flags(mut self, flags: &[String]) -> Self {
+        self.member_flags = vec![flags.to_vec(); self.releases.len()];
+        self
+    }
+
+    /// Extra flags for member `i` (0-based) on top of [`ClusterBuilder::flags`].
+    pub fn member_flags(mut self, i: usize, flags: &[String]) -> Self {
+        if self.member_flags.len() < self.releases.len() {
+            self.member_flags.resize(self.releases.len(), Vec::new());
+        }
+        if let Some(f) = self.member_flags.get_mut(i) {
+            f.extend_from_slice(flags);
+        }
+        self
     }
 
     pub fn timing(mut self, timing: Timing) -> Self {
@@ -169,13 +190,9 @@ impl ClusterBuilder {
         let mut members = Vec::new();
         for (i, r) in self.releases.iter().enumerate() {
             let (c, p) = (ports.take()?, ports.take()?);
-            members.push(Member::new(
-                &format!("m{}", i + 1),
-                r.clone(),
-                c,
-                p,
-                dir.path(),
-            ));
+            let mut m = Member::new(&format!("m{}", i + 1), r.clone(), c, p, dir.path());
+            m.extra_flags = self.member_flags.get(i).cloned().unwrap_or_default();
+            members.push(m);
         }
         let pki = match self.tls {
             true => Some(Pki::create(&dir.path().join("tls"))?),
