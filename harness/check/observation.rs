@@ -22,6 +22,9 @@ pub struct MemberObservation {
     pub revision: i64,
     /// What went wrong while observing, if anything.
     pub errors: Vec<String>,
+    /// A learner: it serves only Status and serializable ranges (`isRPCSupportedForLearner`),
+    /// so its data is read serializably and it has no HashKV.
+    pub learner: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

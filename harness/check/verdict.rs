@@ -131,8 +131,13 @@ fn show(v: Option<&str>) -> String {
 
 /// All running members report the same HashKV at the same revision.
 pub fn convergence(obs: &Observation) -> Vec<Mismatch> {
-    let hashes: BTreeMap<&String, Option<u32>> =
-        obs.members.iter().map(|(n, o)| (n, o.hash)).collect();
+    // Learners answer no HashKV; their keys are compared one by one by `data`.
+    let hashes: BTreeMap<&String, Option<u32>> = obs
+        .members
+        .iter()
+        .filter(|(_, o)| !o.learner)
+        .map(|(n, o)| (n, o.hash))
+        .collect();
     let distinct: std::collections::BTreeSet<Option<u32>> = hashes.values().copied().collect();
     if distinct.len() <= 1 && !distinct.contains(&None) {
         return Vec::new();
@@ -192,6 +197,7 @@ mod tests {
                         .collect(),
                     errors: vec![],
                     unknown_keys: vec![],
+                    learner: false,
                 };
                 (n.clone(), o)
             })

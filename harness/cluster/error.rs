@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::model::EtcdRefusal;
 use crate::release::ReleaseError;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,16 +32,38 @@ pub enum ClusterError {
         after: Duration,
         last_seen: String,
     },
-    /// An RPC or HTTP request to a member failed.
+    /// A gRPC call to a member failed or timed out; the source keeps etcd's answer.
+    #[error("member {member}: {op}: {source}")]
+    Rpc {
+        member: String,
+        op: String,
+        #[source]
+        source: RpcFailure,
+    },
+    /// An HTTP request to a member failed (`/version`, `/health`, v2, certificate probes).
     #[error("member {member}: {op}: {message}")]
     Request {
         member: String,
         op: String,
         message: String,
     },
+    /// A flag the member's release does not know.
+    #[error(transparent)]
+    Flag(#[from] super::flags::UnknownFlag),
     /// An operation's precondition does not hold (unknown member, member not running…).
     #[error("{0}")]
     Invalid(String),
+}
+
+/// How a gRPC call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcFailure {
+    /// etcd (or the transport) answered with an error.
+    #[error(transparent)]
+    Etcd(etcd_client::Error),
+    /// No answer within the request timeout: a write may or may not have been applied.
+    #[error("timed out (outcome unknown)")]
+    TimedOut,
 }
 
 impl From<ReleaseError> for ClusterError {
@@ -50,6 +73,17 @@ impl From<ReleaseError> for ClusterError {
 }
 
 impl ClusterError {
+    /// The etcd refusal this error carries, if etcd answered with one of its known errors.
+    pub fn refusal(&self) -> Option<EtcdRefusal> {
+        match self {
+            ClusterError::Rpc {
+                source: RpcFailure::Etcd(etcd_client::Error::GRpcStatus(s)),
+                ..
+            } => EtcdRefusal::from_grpc(s.message()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn io(what: impl Into<String>, e: impl std::fmt::Display) -> Self {
         ClusterError::Io {
             what: what.into(),

@@ -12,6 +12,7 @@
 
 use std::path::Path;
 
+use crate::release::facts;
 use crate::release::Version;
 
 /// Raft timing. Fast by default: members run on loopback and tmpfs.
@@ -70,7 +71,6 @@ pub struct MemberFlags<'a> {
 
 /// The argument list for `etcd` of `version`.
 pub fn render(version: &Version, f: &MemberFlags) -> Vec<String> {
-    let minor = (version.major, version.minor);
     let mut a = vec![
         format!("--name={}", f.name),
         format!("--data-dir={}", f.data_dir.display()),
@@ -90,7 +90,7 @@ pub fn render(version: &Version, f: &MemberFlags) -> Vec<String> {
         format!("--heartbeat-interval={}", f.timing.heartbeat_ms),
         format!("--election-timeout={}", f.timing.election_ms),
     ];
-    if minor < (3, 6) {
+    if facts::has_enable_v2_flag(version) {
         // 3.3 defaults to true, 3.4/3.5 to false: say it explicitly either way.
         a.push(format!("--enable-v2={}", f.enable_v2));
     }
@@ -109,6 +109,68 @@ pub fn render(version: &Version, f: &MemberFlags) -> Vec<String> {
     }
     a.extend(f.extra.iter().cloned());
     a
+}
+
+/// A scenario or exploration flag that the member's release cannot take.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("etcd {release} has no flag {flag} (not in its `etcd --help`)")]
+pub struct UnknownFlag {
+    pub release: String,
+    pub flag: String,
+}
+
+/// The flag names (`--name`) a release's `etcd --help` lists.
+pub type KnownFlags = std::collections::BTreeSet<String>;
+
+/// Parses `etcd --help` output into flag names: every `--word` at the start of a line's text.
+pub fn parse_help(text: &str) -> KnownFlags {
+    text.lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--"))
+        .filter_map(|rest| {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            (!name.is_empty()).then(|| format!("--{name}"))
+        })
+        .collect()
+}
+
+/// Checks extra flags against what the release knows, mapping a flag etcd renamed (the
+/// `--experimental-` prefix, see [`facts::RENAMED_FLAGS`]) to the spelling this release has.
+/// `release` names the release in the error.
+pub fn adapt_extra(
+    release: &str,
+    known: &KnownFlags,
+    extra: &[String],
+) -> Result<Vec<String>, UnknownFlag> {
+    extra
+        .iter()
+        .map(|f| {
+            let (name, value) = match f.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (f.as_str(), None),
+            };
+            if known.contains(name) {
+                return Ok(f.clone());
+            }
+            let renamed = facts::RENAMED_FLAGS.iter().find_map(|(exp, grad)| {
+                (name == *exp)
+                    .then_some(*grad)
+                    .or((name == *grad).then_some(*exp))
+            });
+            match renamed {
+                Some(other) if known.contains(other) => Ok(match value {
+                    Some(v) => format!("{other}={v}"),
+                    None => other.to_string(),
+                }),
+                _ => Err(UnknownFlag {
+                    release: release.to_string(),
+                    flag: name.to_string(),
+                }),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -143,5 +205,22 @@ mod tests {
         assert!(!flags_for("3.3.25", true)
             .iter()
             .any(|f| f.starts_with("--logger")));
+    }
+
+    #[test]
+    fn extra_flags_are_checked_and_renamed_per_release() {
+        let help = "Usage:\n  --snapshot-count '100000'\n\tnumber of committed\n  --experimental-compaction-batch-limit 1000\n  --name 'default'\n";
+        let known = parse_help(help);
+        assert!(known.contains("--snapshot-count") && known.contains("--name"));
+        let ok = adapt_extra("3.5.16", &known, &["--snapshot-count=10".into()]).unwrap();
+        assert_eq!(ok, vec!["--snapshot-count=10"]);
+        let mapped = adapt_extra("3.5.16", &known, &["--compaction-batch-limit=5".into()]).unwrap();
+        assert_eq!(mapped, vec!["--experimental-compaction-batch-limit=5"]);
+        assert_eq!(
+            adapt_extra("3.3.25", &known, &["--experimental-snapshot-catchup-entries=2".into()])
+                .unwrap_err()
+                .to_string(),
+            "etcd 3.3.25 has no flag --experimental-snapshot-catchup-entries (not in its `etcd --help`)"
+        );
     }
 }

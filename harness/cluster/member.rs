@@ -11,10 +11,10 @@ use std::time::Duration;
 use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 use serde::Deserialize;
 
-use super::error::ClusterError;
+use super::error::{ClusterError, RpcFailure};
 use super::flags::{self, InitialState, MemberFlags, Timing, TlsFlags};
+use super::pki::ClientTls;
 use super::process::{ProcState, Supervised};
-use super::tls::ClientTls;
 use crate::release::error::error_chain;
 use crate::release::{MinorVersion, Release, Version};
 
@@ -78,6 +78,49 @@ pub fn http_client(tls: Option<&ClientTls>) -> reqwest::Client {
             );
     }
     b.build().expect("HTTP client")
+}
+
+/// The flags `etcd --help` of this binary lists, read once per binary path (a binary is
+/// verified against its pin before every start, so the path's content does not change).
+fn known_flags(etcd: &Path) -> Result<flags::KnownFlags, ClusterError> {
+    static CACHE: std::sync::Mutex<Vec<(PathBuf, flags::KnownFlags)>> =
+        std::sync::Mutex::new(Vec::new());
+    if let Some((_, k)) = CACHE.lock().unwrap().iter().find(|(p, _)| p == etcd) {
+        return Ok(k.clone());
+    }
+    let what = format!("{} --help", etcd.display());
+    let mut child = Command::new(etcd)
+        .arg("--help")
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| ClusterError::io(&what, e))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child
+        .try_wait()
+        .map_err(|e| ClusterError::io(&what, e))?
+        .is_none()
+    {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(ClusterError::io(&what, "did not exit within 10 s"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| ClusterError::io(&what, e))?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let known = flags::parse_help(&text);
+    CACHE
+        .lock()
+        .unwrap()
+        .push((etcd.to_path_buf(), known.clone()));
+    Ok(known)
 }
 
 impl Member {
@@ -172,6 +215,12 @@ impl Member {
             )));
         }
         self.release.verify()?;
+        let extra = if self.extra_flags.is_empty() {
+            Vec::new()
+        } else {
+            let known = known_flags(self.release.etcd())?;
+            flags::adapt_extra(&self.release.name, &known, &self.extra_flags)?
+        };
         let args = flags::render(
             &self.release.version,
             &MemberFlags {
@@ -186,7 +235,7 @@ impl Member {
                 timing: cfg.timing,
                 enable_v2: cfg.enable_v2,
                 tls: cfg.tls.as_ref(),
-                extra: &self.extra_flags,
+                extra: &extra,
             },
         );
         let logs = self.log_path.parent().unwrap();
@@ -306,6 +355,14 @@ impl Member {
         }
     }
 
+    fn rpc_err(&self, op: &str, source: RpcFailure) -> ClusterError {
+        ClusterError::Rpc {
+            member: self.name.clone(),
+            op: op.into(),
+            source,
+        }
+    }
+
     fn request_err(&self, op: &str, e: impl std::fmt::Display) -> ClusterError {
         ClusterError::Request {
             member: self.name.clone(),
@@ -394,8 +451,8 @@ impl Member {
         let fut = Client::connect([self.client_url.as_str()], Some(opts));
         match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
             Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(self.request_err("connect", e)),
-            Err(_) => Err(self.request_err("connect", "timed out")),
+            Ok(Err(e)) => Err(self.rpc_err("connect", RpcFailure::Etcd(e))),
+            Err(_) => Err(self.rpc_err("connect", RpcFailure::TimedOut)),
         }
     }
 
@@ -408,8 +465,8 @@ impl Member {
         let c = self.client().await?;
         match tokio::time::timeout(REQUEST_TIMEOUT, f(c)).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(self.request_err(op, e)),
-            Err(_) => Err(self.request_err(op, "timed out (outcome unknown)")),
+            Ok(Err(e)) => Err(self.rpc_err(op, RpcFailure::Etcd(e))),
+            Err(_) => Err(self.rpc_err(op, RpcFailure::TimedOut)),
         }
     }
 

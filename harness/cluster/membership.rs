@@ -11,6 +11,16 @@ use super::running::Cluster;
 use super::wait::{poll, Probe};
 use crate::release::Release;
 
+/// One entry of a member list, as etcd reports it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListedMember {
+    pub id: u64,
+    /// Empty for a member that was added but has not started yet.
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    pub learner: bool,
+}
+
 impl Cluster {
     /// Creates member `name` on fresh ports, not started and not yet in the cluster's
     /// membership. Returns its index.
@@ -36,10 +46,21 @@ impl Cluster {
 
     /// `member add` of member `new`'s peer URL, sent to member `via`. Records the new id.
     pub async fn member_add(&mut self, via: usize, new: usize) -> Result<u64, ClusterError> {
+        self.member_add_as(via, new, false).await
+    }
+
+    /// `member add`, as a learner if `learner` (3.4+: `member add --learner`).
+    pub async fn member_add_as(
+        &mut self,
+        via: usize,
+        new: usize,
+        learner: bool,
+    ) -> Result<u64, ClusterError> {
         let url = self.members[new].peer_url.clone();
+        let opts = learner.then(|| etcd_client::MemberAddOptions::new().with_is_learner());
         let resp = self.members[via]
             .rpc("member add", |mut c| async move {
-                c.member_add([url.as_str()], None).await
+                c.member_add([url.as_str()], opts).await
             })
             .await?;
         let id = resp
@@ -78,22 +99,65 @@ impl Cluster {
         Ok(m)
     }
 
+    /// `member promote` of learner `i`, sent to `via`.
+    pub async fn member_promote(&mut self, via: usize, i: usize) -> Result<(), ClusterError> {
+        let id = self.members[i].id.ok_or_else(|| {
+            ClusterError::Invalid(format!("member {} has no known id", self.members[i].name))
+        })?;
+        self.members[via]
+            .rpc("member promote", |mut c| async move {
+                c.member_promote(id).await
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// The member list as member `via` reports it.
+    pub async fn member_list(&self, via: usize) -> Result<Vec<ListedMember>, ClusterError> {
+        let list = self.members[via]
+            .rpc("member list", |mut c| async move { c.member_list().await })
+            .await?;
+        Ok(list
+            .members()
+            .iter()
+            .map(|m| ListedMember {
+                id: m.id(),
+                name: m.name().to_string(),
+                peer_urls: m.peer_urls().to_vec(),
+                learner: m.is_learner(),
+            })
+            .collect())
+    }
+
     /// Moves member `i` to a new peer URL keeping its data (004 "migrate"): stop it, move its
-    /// data dir, `member update` the peer URL through `via`, start it from the moved data dir.
+    /// data dir (if `move_data`), `member update` the peer URL through `via`, start it again.
     /// Its member id stays the same.
     pub async fn member_migrate(&mut self, via: usize, i: usize) -> Result<(), ClusterError> {
+        self.member_update(via, i, true).await
+    }
+
+    /// `member update` of member `i` to a fresh peer URL through `via`, then its restart on
+    /// that URL; with `move_data` its data dir moves too (a migration to another machine).
+    pub async fn member_update(
+        &mut self,
+        via: usize,
+        i: usize,
+        move_data: bool,
+    ) -> Result<(), ClusterError> {
         let id = self.members[i].id.ok_or_else(|| {
             ClusterError::Invalid(format!("member {} has no known id", self.members[i].name))
         })?;
         self.members[i].stop(Duration::from_secs(10)).await;
         let new_peer = self.take_port()?;
         let m = &mut self.members[i];
-        let moved = m
-            .data_dir
-            .with_file_name(format!("{}-migrated.etcd", m.name));
-        std::fs::rename(&m.data_dir, &moved)
-            .map_err(|e| ClusterError::io(format!("move {}", m.data_dir.display()), e))?;
-        m.data_dir = moved;
+        if move_data {
+            let moved = m
+                .data_dir
+                .with_file_name(format!("{}-migrated.etcd", m.name));
+            std::fs::rename(&m.data_dir, &moved)
+                .map_err(|e| ClusterError::io(format!("move {}", m.data_dir.display()), e))?;
+            m.data_dir = moved;
+        }
         let scheme = m.peer_url.split("://").next().unwrap_or("http").to_string();
         m.peer_url = format!("{scheme}://127.0.0.1:{new_peer}");
         m.listen_peer_url = m.peer_url.clone();

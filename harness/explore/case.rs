@@ -12,6 +12,7 @@ use super::plan::Step;
 use crate::check::{lease, linearizable, revisions, stale, watch};
 use crate::cluster::Cluster;
 use crate::model::rules;
+use crate::ops::op::{Backup, Data, Fault, Lifecycle, Membership};
 use crate::ops::{Op, Runner, Target};
 use crate::release::ReleaseStore;
 use crate::traffic::leases::{LeaseClient, LeaseRecord};
@@ -294,12 +295,14 @@ pub async fn run_case(
         }};
     }
 
-    let boot = Op::Cluster {
+    let boot = Op::Lifecycle(Lifecycle::Cluster {
         releases: vec![setup.older.clone(); setup.members],
         v2: false,
         tls: false,
         proxied: true,
-    };
+        flags: vec![],
+        member_flags: vec![],
+    });
     let t0 = Instant::now();
     if let Err(e) = runner.apply(&boot).await {
         record!(
@@ -392,10 +395,10 @@ pub async fn run_case(
                     break 'steps;
                 }
             }
-            if matches!(op, Op::SnapshotSave { .. }) {
+            if matches!(op, Op::Backup(Backup::SnapshotSave { .. })) {
                 have_snapshot = true;
             }
-            if matches!(op, Op::Pause { .. }) {
+            if matches!(op, Op::Lifecycle(Lifecycle::Pause { .. })) {
                 // The fault's duration: about two election timeouts of the member frozen.
                 tokio::time::sleep(Duration::from_millis(1000)).await;
             }
@@ -524,15 +527,16 @@ fn translate(
     let swap = |i: u8, to: &str| -> Vec<Op> {
         match member(runner, i) {
             Some((_, r, _)) if r == to => vec![],
-            Some((name, _, true)) if quorum => vec![Op::Upgrade {
+            Some((name, _, true)) if quorum => vec![Op::Lifecycle(Lifecycle::Upgrade {
                 member: named(&name),
                 release: to.into(),
-            }],
-            Some((name, _, false)) => vec![Op::Start {
+                downgrade: false,
+            })],
+            Some((name, _, false)) => vec![Op::Lifecycle(Lifecycle::Start {
                 member: named(&name),
                 release: Some(to.into()),
-                flags: vec![],
-            }],
+                flags: None,
+            })],
             _ => vec![],
         }
     };
@@ -543,47 +547,47 @@ fn translate(
             let n = runner.cluster.as_ref().map_or(0, |c| c.members().len());
             (0..n as u8).flat_map(|i| swap(i, &setup.newer)).collect()
         }
-        Step::KillLeader if quorum => vec![Op::Kill {
+        Step::KillLeader if quorum => vec![Op::Lifecycle(Lifecycle::Kill {
             member: Target::Leader,
-        }],
+        })],
         Step::Kill(i) => match member(runner, *i) {
-            Some((name, _, true)) => vec![Op::Kill {
+            Some((name, _, true)) => vec![Op::Lifecycle(Lifecycle::Kill {
                 member: named(&name),
-            }],
+            })],
             _ => vec![],
         },
         Step::Restart(i) => match member(runner, *i) {
             Some((name, _, true)) => vec![
-                Op::Stop {
+                Op::Lifecycle(Lifecycle::Stop {
                     member: named(&name),
-                },
-                Op::Start {
+                }),
+                Op::Lifecycle(Lifecycle::Start {
                     member: named(&name),
                     release: None,
-                    flags: vec![],
-                },
+                    flags: None,
+                }),
             ],
             Some((name, _, false)) => vec![start_op(runner, setup, &name)],
             None => vec![],
         },
         Step::Pause(i) => match member(runner, *i) {
             Some((name, _, true)) => vec![
-                Op::Pause {
+                Op::Lifecycle(Lifecycle::Pause {
                     member: named(&name),
-                },
-                Op::Resume {
+                }),
+                Op::Lifecycle(Lifecycle::Resume {
                     member: named(&name),
-                },
+                }),
             ],
             _ => vec![],
         },
-        Step::MoveLeader if quorum => vec![Op::MoveLeaderAway {
+        Step::MoveLeader if quorum => vec![Op::Lifecycle(Lifecycle::MoveLeaderAway {
             member: Target::Leader,
-        }],
-        Step::SnapshotSave if quorum => vec![Op::SnapshotSave {
+        })],
+        Step::SnapshotSave if quorum => vec![Op::Backup(Backup::SnapshotSave {
             name: "last".into(),
             from: Target::Leader,
-        }],
+        })],
         // Restore restarts every member on its own binary: only when each would be allowed to.
         Step::DisasterRestore
             if have_snapshot
@@ -594,17 +598,17 @@ fn translate(
         {
             // With everyone up, the majority is lost for real first (a follower, then the
             // leader, killed); then every member is restored from the last snapshot.
-            let restore = Op::Restore {
+            let restore = Op::Backup(Backup::Restore {
                 name: "last".into(),
-            };
+            });
             if model.members.values().all(|m| m.running) {
                 vec![
-                    Op::Kill {
+                    Op::Lifecycle(Lifecycle::Kill {
                         member: Target::Follower,
-                    },
-                    Op::Kill {
+                    }),
+                    Op::Lifecycle(Lifecycle::Kill {
                         member: Target::Leader,
-                    },
+                    }),
                     restore,
                 ]
             } else {
@@ -616,61 +620,63 @@ fn translate(
                 Some((name, release, _)) => {
                     *replaced += 1;
                     vec![
-                        Op::MemberRemove {
+                        Op::Membership(Membership::Remove {
                             member: named(&name),
-                        },
-                        Op::MemberAdd {
+                        }),
+                        Op::Membership(Membership::Add {
                             name: format!("r{replaced}"),
                             release,
                             via: None,
                             no_start: false,
-                        },
+                            learner: false,
+                            flags: vec![],
+                        }),
                     ]
                 }
                 None => vec![],
             }
         }
         Step::Partition(i) if quorum => match member(runner, *i) {
-            Some((name, _, true)) => vec![Op::Partition {
+            Some((name, _, true)) => vec![Op::Fault(Fault::Partition {
                 member: named(&name),
                 millis: FAULT_MS,
-            }],
+            })],
             _ => vec![],
         },
-        Step::PartitionLeader if quorum => vec![Op::Partition {
+        Step::PartitionLeader if quorum => vec![Op::Fault(Fault::Partition {
             member: Target::Leader,
             millis: FAULT_MS,
-        }],
+        })],
         Step::DropLink(a, b) if quorum => match (member(runner, *a), member(runner, *b)) {
             (Some((x, _, true)), Some((y, _, true))) if x != y => {
-                vec![Op::DropLink {
+                vec![Op::Fault(Fault::DropLink {
                     from: named(&x),
                     to: named(&y),
                     millis: FAULT_MS,
-                }]
+                })]
             }
             _ => vec![],
         },
         Step::Slow(i) if quorum => match member(runner, *i) {
-            Some((name, _, true)) => vec![Op::Slow {
+            Some((name, _, true)) => vec![Op::Fault(Fault::Slow {
                 member: named(&name),
                 delay_ms: 100,
                 millis: FAULT_MS,
-            }],
+            })],
             _ => vec![],
         },
-        Step::Compact if quorum => vec![Op::Compact],
+        Step::Compact if quorum => vec![Op::Data(Data::Compact)],
         Step::Defrag(i) => match member(runner, *i) {
-            Some((name, _, true)) if quorum => vec![Op::Defrag {
+            Some((name, _, true)) if quorum => vec![Op::Data(Data::Defrag {
                 member: named(&name),
-            }],
+            })],
             _ => vec![],
         },
         Step::CorruptValue(i) if quorum && model.members.values().all(|m| m.running) => {
             match member(runner, *i) {
-                Some((name, _, true)) => vec![Op::CorruptValue {
+                Some((name, _, true)) => vec![Op::Fault(Fault::CorruptValue {
                     member: named(&name),
-                }],
+                })],
                 _ => vec![],
             }
         }
@@ -689,11 +695,11 @@ fn start_op(runner: &Runner, setup: &CaseSetup, name: &str) -> Op {
         rules::may_start(&m.release.version, runner.model.cluster_version, false, &[]).is_err()
     });
     let release = refused.then(|| setup.newer.clone());
-    Op::Start {
+    Op::Lifecycle(Lifecycle::Start {
         member: Target::Named(name.into()),
         release,
-        flags: vec![],
-    }
+        flags: None,
+    })
 }
 
 /// Brings every member back: resume the paused, start the stopped.
@@ -705,9 +711,9 @@ fn heal(runner: &Runner, setup: &CaseSetup) -> Vec<Op> {
     for m in c.members() {
         let known = runner.model.members.get(&m.name);
         if m.is_paused() {
-            ops.push(Op::Resume {
+            ops.push(Op::Lifecycle(Lifecycle::Resume {
                 member: Target::Named(m.name.clone()),
-            });
+            }));
         } else if known.is_some_and(|k| !k.running) && known.is_some_and(|k| k.started_once) {
             ops.push(start_op(runner, setup, &m.name));
         }

@@ -1,6 +1,8 @@
 //! The negotiation rules, in one place, each with the guide or etcd behaviour that states it.
 //! Pure functions of versions: adding etcd 3.6 means adding or adjusting rules here.
 
+use super::refusal::EtcdRefusal;
+use crate::release::facts;
 use crate::release::{MinorVersion, Version};
 
 /// The cluster version members converge on: the lowest minor among all members.
@@ -28,57 +30,6 @@ pub fn next_cluster_version(
     }
 }
 
-/// Why a member's process refuses to run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// A restarted member whose binary's minor is below the cluster version.
-    /// etcd 3.3/3.4 (capnslog): `cluster cannot be downgraded (current version: X is lower than
-    /// determined cluster version: Y)`; zap (3.4 with --logger=zap, 3.5): `invalid downgrade;
-    /// server version is lower than determined cluster version`.
-    BelowClusterVersion {
-        binary: Version,
-        cluster: MinorVersion,
-    },
-    /// A brand-new member (empty data dir) of an older minor joining a newer cluster:
-    /// `incompatible with current running cluster`.
-    IncompatibleWithCluster {
-        binary: Version,
-        cluster: MinorVersion,
-    },
-}
-
-impl Refusal {
-    /// Substrings of which at least one appears in the refused member's log.
-    pub fn log_patterns(&self) -> Vec<String> {
-        match self {
-            Refusal::BelowClusterVersion { binary, cluster } => vec![
-                format!("cluster cannot be downgraded (current version: {binary} is lower than determined cluster version: {cluster})"),
-                "invalid downgrade; server version is lower than determined cluster version".into(),
-            ],
-            Refusal::IncompatibleWithCluster { .. } => vec!["incompatible with current running cluster".into()],
-        }
-    }
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refusal::BelowClusterVersion { binary, cluster } => {
-                write!(
-                    f,
-                    "refused: binary {binary} is below cluster version {cluster}"
-                )
-            }
-            Refusal::IncompatibleWithCluster { binary, cluster } => {
-                write!(
-                    f,
-                    "refused: new member {binary} is incompatible with cluster version {cluster}"
-                )
-            }
-        }
-    }
-}
-
 /// Whether a member of `binary` may (re)start in a cluster at `cluster`.
 ///
 /// - Patch swaps inside one minor are allowed both ways (same cluster version).
@@ -91,7 +42,7 @@ pub fn may_start(
     cluster: Option<MinorVersion>,
     new_member: bool,
     flags: &[String],
-) -> Result<(), Refusal> {
+) -> Result<(), EtcdRefusal> {
     let Some(cluster) = cluster else {
         return Ok(());
     };
@@ -108,41 +59,82 @@ pub fn may_start(
         return Ok(());
     }
     if new_member {
-        Err(Refusal::IncompatibleWithCluster {
+        Err(EtcdRefusal::IncompatibleWithCluster {
             binary: binary.clone(),
             cluster,
         })
     } else {
-        Err(Refusal::BelowClusterVersion {
+        Err(EtcdRefusal::BelowClusterVersion {
             binary: binary.clone(),
             cluster,
         })
     }
 }
 
-/// Whether `member add` of a voting member is accepted by a member running `receiver`, given
-/// how many of `members` voting members have had their peer link up for more than 5 s.
+/// What the strict reconfig check of a `member add` looks at, on the member receiving it.
+#[derive(Clone, Debug)]
+pub struct AddMember<'a> {
+    pub receiver: &'a Version,
+    /// Voting members before the add.
+    pub voting: usize,
+    /// Voting members the receiver is connected to (itself included), links up for more than
+    /// [`facts::PEER_LINK_AGE`]: the running ones.
+    pub connected: usize,
+    /// Voting members that have started once (etcd: the member has a name), running or not.
+    pub started: usize,
+    /// `member add --learner`.
+    pub learner: bool,
+    /// Learners already in the cluster.
+    pub learners: usize,
+}
+
+/// Whether `member add` is accepted (`--strict-reconfig-check`, on by default), in the order
+/// etcd checks (`etcdserver/server.go` `mayAddMember`, then `membership/cluster.go`
+/// `ValidateConfigurationChange`), at every pinned release:
 ///
-/// etcd checks this on the member that receives the request (`--strict-reconfig-check`, on by
-/// default). Up to 3.5.29 it requires every voting member connected (`isConnectedFullySince`):
-/// one down member gives `etcdserver: unhealthy cluster`. 3.5.30 requires only that the grown
-/// cluster keeps a quorum of connected members. Measured here on every pinned release: 3 members
-/// with 1 down refuse everywhere; 4 members with 1 down, 3.5.30 accepts and older refuse.
-pub fn may_add_member(
-    receiver: &Version,
-    members: usize,
-    connected: usize,
-) -> Result<(), &'static str> {
-    let quorum_after = quorum(members + 1);
-    let ok = if *receiver >= Version::new(3, 5, 30) {
-        connected >= quorum_after
+/// 1. A voting member only: `IsReadyToAddVotingMember` (3.3: `IsReadyToAddNewMember`) counts
+///    the new member as not started; the started ones must be a quorum of the grown cluster,
+///    except that a second member may join a one-member cluster (its comment: "adding a new
+///    node to 1-member cluster for restoring cluster data"). Else
+///    `re-configuration failed due to not enough started members`.
+/// 2. Every member, learners too: up to 3.5.29 every voting member must be connected
+///    (`isConnectedFullySince`); 3.5.30 (PR #21669, issue #21640) asks only that a quorum of
+///    the grown cluster is connected, and always accepts in a one-member cluster
+///    (`isConnectedToQuorumAfterAddingNewMemberSince`). Else `unhealthy cluster`.
+/// 3. A learner: at most [`facts::DEFAULT_MAX_LEARNERS`] (a constant in 3.4/3.5, a flag only in
+///    3.6), else `too many learner members in cluster`.
+pub fn may_add_member(a: &AddMember) -> Result<(), EtcdRefusal> {
+    if !a.learner {
+        let (members, started) = (a.voting + 1, a.started);
+        let one_to_two = started == 1 && members == 2;
+        if !one_to_two && started < quorum(members) {
+            return Err(EtcdRefusal::NotEnoughStartedMembers);
+        }
+    }
+    let connected_ok = if facts::add_member_needs_only_quorum(a.receiver) {
+        a.voting == 1 || a.connected >= quorum(a.voting + 1)
     } else {
-        connected == members
+        a.connected == a.voting
     };
-    if ok {
+    if !connected_ok {
+        return Err(EtcdRefusal::UnhealthyCluster);
+    }
+    if a.learner && a.learners + 1 > facts::DEFAULT_MAX_LEARNERS {
+        return Err(EtcdRefusal::TooManyLearners);
+    }
+    Ok(())
+}
+
+/// Whether `member promote` of a running learner is accepted, given the voting members and
+/// how many of them run: `IsReadyToPromoteMember` counts the learner as started and wants a
+/// quorum of the grown cluster started (`etcdserver/server.go` `mayPromoteMember`, 3.4+).
+/// Before that etcd wants the learner's match index at 90% of the leader's
+/// (`isLearnerReady`), a matter of time the model leaves to a retry.
+pub fn may_promote_member(voting: usize, running: usize) -> Result<(), EtcdRefusal> {
+    if running + 1 >= quorum(voting + 1) {
         Ok(())
     } else {
-        Err("etcdserver: unhealthy cluster")
+        Err(EtcdRefusal::NotEnoughStartedMembers)
     }
 }
 
@@ -151,12 +143,13 @@ pub fn may_add_member(
 ///
 /// etcd's `mayRemoveMember` (strict reconfig check): removing a member that is down is always
 /// safe; otherwise the members still connected after the removal must be a quorum of the
-/// shrunk cluster, else `etcdserver: unhealthy cluster`. All pinned releases share this rule.
+/// shrunk cluster, else `etcdserver: unhealthy cluster`. All pinned releases share this rule;
+/// 3.4+ count voting members only and always allow removing a learner.
 pub fn may_remove_member(
     members: usize,
     running: usize,
     removed_runs: bool,
-) -> Result<(), &'static str> {
+) -> Result<(), EtcdRefusal> {
     if !removed_runs {
         return Ok(());
     }
@@ -164,7 +157,7 @@ pub fn may_remove_member(
     if connected_after >= quorum(remaining) {
         Ok(())
     } else {
-        Err("etcdserver: unhealthy cluster")
+        Err(EtcdRefusal::UnhealthyCluster)
     }
 }
 
@@ -217,7 +210,7 @@ mod tests {
         );
         assert_eq!(
             may_start(&v("3.4.23"), m("3.5"), false, none),
-            Err(Refusal::BelowClusterVersion {
+            Err(EtcdRefusal::BelowClusterVersion {
                 binary: v("3.4.23"),
                 cluster: "3.5".parse().unwrap()
             })
@@ -230,21 +223,81 @@ mod tests {
         assert!(may_start(&v("3.4.32"), m("3.5"), false, &flag).is_ok());
         assert!(matches!(
             may_start(&v("3.4.23"), m("3.5"), true, none),
-            Err(Refusal::IncompatibleWithCluster { .. })
+            Err(EtcdRefusal::IncompatibleWithCluster { .. })
         ));
+    }
+
+    fn add(
+        receiver: &str,
+        voting: usize,
+        connected: usize,
+        learner: bool,
+    ) -> Result<(), EtcdRefusal> {
+        let receiver = v(receiver);
+        may_add_member(&AddMember {
+            receiver: &receiver,
+            voting,
+            connected,
+            started: voting,
+            learner,
+            learners: 0,
+        })
     }
 
     #[test]
     fn member_add_table() {
-        for r in ["3.3.25", "3.4.23", "3.5.16", "3.5.30"] {
-            assert!(may_add_member(&v(r), 3, 3).is_ok());
-            assert!(
-                may_add_member(&v(r), 3, 2).is_err(),
+        for r in ["3.3.25", "3.4.23", "3.5.0", "3.5.16", "3.5.30"] {
+            assert!(add(r, 3, 3, false).is_ok());
+            assert_eq!(
+                add(r, 3, 2, false),
+                Err(EtcdRefusal::UnhealthyCluster),
                 "{r}: 3 members, 1 down"
             );
+            assert!(
+                add(r, 1, 1, false).is_ok(),
+                "{r}: a second member joins a one-member cluster"
+            );
+            assert_eq!(
+                add(r, 3, 2, true),
+                Err(EtcdRefusal::UnhealthyCluster),
+                "{r}: learners are checked too"
+            );
         }
-        assert!(may_add_member(&v("3.5.30"), 4, 3).is_ok());
-        assert!(may_add_member(&v("3.5.16"), 4, 3).is_err());
+        assert!(add("3.5.30", 4, 3, false).is_ok());
+        assert!(add("3.5.16", 4, 3, false).is_err());
+        // One member plus one added but never started: a third is refused before connectivity.
+        let r = v("3.5.16");
+        let unstarted = AddMember {
+            receiver: &r,
+            voting: 2,
+            connected: 1,
+            started: 1,
+            learner: false,
+            learners: 0,
+        };
+        assert_eq!(
+            may_add_member(&unstarted),
+            Err(EtcdRefusal::NotEnoughStartedMembers)
+        );
+        let second_learner = AddMember {
+            voting: 3,
+            connected: 3,
+            started: 3,
+            learner: true,
+            learners: 1,
+            ..unstarted
+        };
+        assert_eq!(
+            may_add_member(&second_learner),
+            Err(EtcdRefusal::TooManyLearners)
+        );
+    }
+
+    #[test]
+    fn promote_table() {
+        assert!(may_promote_member(3, 3).is_ok());
+        assert!(may_promote_member(3, 2).is_ok(), "2 + the learner = 3 of 4");
+        assert!(may_promote_member(3, 1).is_err());
     }
 
     #[test]
@@ -264,7 +317,7 @@ mod tests {
 
     #[test]
     fn refusal_lines_match_etcd_wording() {
-        let r = Refusal::BelowClusterVersion {
+        let r = EtcdRefusal::BelowClusterVersion {
             binary: v("3.4.23"),
             cluster: "3.5".parse().unwrap(),
         };

@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::rules::{self, Refusal};
+use super::refusal::EtcdRefusal;
+use super::rules;
 use crate::release::{MinorVersion, Version};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +16,29 @@ pub struct MemberModel {
     pub started_once: bool,
     /// The data as of its last stop: what its backend file holds while it is down.
     pub data_at_stop: Option<BTreeMap<String, KeyModel>>,
+    /// Raft member id, once etcd reported it (bootstrap, `member add`).
+    pub id: Option<u64>,
+    /// The peer URL other members dial (what `member list` must show).
+    pub peer_url: String,
+    /// A learner: replicates but does not vote, so it counts for no quorum (3.4+).
+    pub learner: bool,
+    /// Extra flags of its last start.
+    pub flags: Vec<String>,
+}
+
+impl MemberModel {
+    fn new(binary: Version, running: bool) -> MemberModel {
+        MemberModel {
+            binary,
+            running,
+            started_once: running,
+            data_at_stop: None,
+            id: None,
+            peer_url: String::new(),
+            learner: false,
+            flags: Vec::new(),
+        }
+    }
 }
 
 /// What the model says the values of one key may be: the last acknowledged write, plus writes
@@ -42,24 +66,14 @@ pub struct Model {
 }
 
 /// The model's prediction for starting a member.
-pub type StartOutcome = Result<(), Refusal>;
+pub type StartOutcome = Result<(), EtcdRefusal>;
 
 impl Model {
     /// A freshly bootstrapped cluster: every member runs, the version is their lowest minor.
     pub fn bootstrap(members: impl IntoIterator<Item = (String, Version)>) -> Model {
         let members: BTreeMap<String, MemberModel> = members
             .into_iter()
-            .map(|(n, binary)| {
-                (
-                    n,
-                    MemberModel {
-                        binary,
-                        running: true,
-                        started_once: true,
-                        data_at_stop: None,
-                    },
-                )
-            })
+            .map(|(n, binary)| (n, MemberModel::new(binary, true)))
             .collect();
         let cluster_version = rules::lowest_minor(members.values().map(|m| &m.binary));
         Model {
@@ -88,9 +102,28 @@ impl Model {
             .collect()
     }
 
-    /// Quorum: more than half of the members run.
+    /// Voting members (learners excluded).
+    pub fn voting(&self) -> impl Iterator<Item = (&String, &MemberModel)> {
+        self.members.iter().filter(|(_, m)| !m.learner)
+    }
+
+    /// Quorum: more than half of the voting members run (learners do not vote).
     pub fn has_quorum(&self) -> bool {
-        self.running().len() > self.members.len() / 2
+        let voting = self.voting().count();
+        let running = self.voting().filter(|(_, m)| m.running).count();
+        running >= rules::quorum(voting)
+    }
+
+    pub fn learners(&self) -> usize {
+        self.members.values().filter(|m| m.learner).count()
+    }
+
+    /// Records what etcd assigned a member: its id and the peer URL it advertises.
+    pub fn identify(&mut self, name: &str, id: Option<u64>, peer_url: &str) {
+        if let Some(m) = self.members.get_mut(name) {
+            m.id = id;
+            m.peer_url = peer_url.to_string();
+        }
     }
 
     pub fn stop(&mut self, name: &str) {
@@ -150,6 +183,7 @@ impl Model {
         let outcome = rules::may_start(binary, self.cluster_version, !m.started_once, flags);
         let m = self.members.get_mut(name).unwrap();
         m.binary = binary.clone();
+        m.flags = flags.to_vec();
         if outcome.is_ok() {
             m.running = true;
             m.started_once = true;
@@ -158,32 +192,73 @@ impl Model {
         outcome
     }
 
-    /// Predicts `member add` received by `via`; applies it when accepted. `connected` is how many
-    /// voting members the receiver has had links to for more than 5 s (the running ones).
+    /// Predicts `member add` (as a learner if `learner`) received by `via`, changing nothing.
+    pub fn predict_member_add(&self, via: &str, learner: bool) -> Result<(), EtcdRefusal> {
+        let receiver = &self.members[via];
+        let voting = self.voting().count();
+        let connected = self.voting().filter(|(_, m)| m.running).count();
+        let started = self.voting().filter(|(_, m)| m.started_once).count();
+        rules::may_add_member(&rules::AddMember {
+            receiver: &receiver.binary,
+            voting,
+            connected,
+            started,
+            learner,
+            learners: self.learners(),
+        })
+    }
+
+    /// Applies an accepted `member add`: the member is known, not yet started.
     pub fn member_add(
         &mut self,
-        via: &str,
         name: &str,
         binary: &Version,
-    ) -> Result<(), &'static str> {
-        let receiver = &self.members[via].binary;
-        rules::may_add_member(receiver, self.members.len(), self.running().len())?;
-        self.members.insert(
-            name.into(),
-            MemberModel {
-                binary: binary.clone(),
-                running: false,
-                started_once: false,
-                data_at_stop: None,
-            },
-        );
-        Ok(())
+        learner: bool,
+        id: u64,
+        peer_url: &str,
+    ) {
+        let mut m = MemberModel::new(binary.clone(), false);
+        m.learner = learner;
+        m.id = Some(id);
+        m.peer_url = peer_url.to_string();
+        self.members.insert(name.into(), m);
+    }
+
+    /// Predicts `member promote` of `name`: refused for a voting member; for a learner, accepted
+    /// once it runs (etcd also wants it caught up with the leader, which takes time the model
+    /// has no clock for: the operation retries while etcd says it is not yet in sync).
+    pub fn predict_promote(&self, name: &str) -> Result<(), EtcdRefusal> {
+        let m = self.members.get(name).ok_or(EtcdRefusal::MemberNotFound)?;
+        if !m.learner {
+            return Err(EtcdRefusal::MemberNotLearner);
+        }
+        if !m.running {
+            return Err(EtcdRefusal::LearnerNotReady);
+        }
+        let voting = self.voting().count();
+        let running = self.voting().filter(|(_, m)| m.running).count();
+        rules::may_promote_member(voting, running)
+    }
+
+    pub fn promote(&mut self, name: &str) {
+        if let Some(m) = self.members.get_mut(name) {
+            m.learner = false;
+        }
+        self.renegotiate();
     }
 
     /// Predicts `member remove` of `name` (see [`rules::may_remove_member`]).
-    pub fn predict_member_remove(&self, name: &str) -> Result<(), &'static str> {
-        let runs = self.members.get(name).is_some_and(|m| m.running);
-        rules::may_remove_member(self.members.len(), self.running().len(), runs)
+    pub fn predict_member_remove(&self, name: &str) -> Result<(), EtcdRefusal> {
+        let Some(m) = self.members.get(name) else {
+            return Err(EtcdRefusal::MemberNotFound);
+        };
+        if m.learner {
+            // A learner is not in any quorum: removing it is always safe.
+            return Ok(());
+        }
+        let voting = self.voting().count();
+        let running = self.voting().filter(|(_, m)| m.running).count();
+        rules::may_remove_member(voting, running, m.running)
     }
 
     pub fn member_remove(&mut self, name: &str) {

@@ -1,10 +1,22 @@
-//! Operations: the vocabulary ([`op`]), how each acts on a live cluster and the model and what
-//! outcome the model predicts ([`apply`]), and the oracle that compares the two after every
-//! step ([`oracle`]).
+//! Operations: the vocabulary ([`op`], every verb listed once in [`registry`]), one file per
+//! family holding each operation's words, references, model prediction and action on the live
+//! cluster ([`lifecycle`], [`data`], [`membership`], [`backup`], [`faults`], [`security`],
+//! [`expect`]), the [`runner`] that dispatches them, and the [`oracle`] that compares model and
+//! cluster after every step.
 
-pub mod apply;
+pub mod backup;
+pub mod data;
+pub mod error;
+pub mod expect;
+pub mod faults;
+pub mod lifecycle;
+pub mod membership;
 pub mod op;
 pub mod oracle;
+pub mod registry;
+pub mod runner;
+pub mod security;
 
-pub use apply::{Runner, StepError};
+pub use error::StepError;
 pub use op::{parse_line, Op, Target};
+pub use runner::{Runner, AGREEMENT_TIMEOUT};

@@ -31,7 +31,11 @@ pub async fn observe(
     let quorum = model.has_quorum();
     for i in cluster.live() {
         let m = cluster.member(i);
-        let mut o = MemberObservation::default();
+        let learner = model.members.get(&m.name).is_some_and(|mm| mm.learner);
+        let mut o = MemberObservation {
+            learner,
+            ..MemberObservation::default()
+        };
         match m.version().await {
             Ok(v) => {
                 o.server = Some(v.server);
@@ -43,7 +47,13 @@ pub async fn observe(
         if quorum {
             let all = m
                 .rpc("range all keys", |mut c| async move {
-                    c.get("", Some(GetOptions::new().with_all_keys())).await
+                    let opts = GetOptions::new().with_all_keys();
+                    let opts = if learner {
+                        opts.with_serializable()
+                    } else {
+                        opts
+                    };
+                    c.get("", Some(opts)).await
                 })
                 .await;
             match all {
@@ -90,7 +100,11 @@ pub async fn observe(
             .unwrap_or(0);
         for i in cluster.live() {
             let m = cluster.member(i);
-            if let (Some(o), true) = (obs.members.get_mut(&m.name), obs.hash_revision > 0) {
+            let learner = obs.members.get(&m.name).is_some_and(|o| o.learner);
+            if let (Some(o), true) = (
+                obs.members.get_mut(&m.name),
+                obs.hash_revision > 0 && !learner,
+            ) {
                 match m.hash_kv(obs.hash_revision).await {
                     Ok((h, _)) => o.hash = Some(h),
                     Err(e) => o.errors.push(e.to_string()),

@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod digest;
 pub mod error;
+pub mod facts;
 pub mod installed;
 pub mod lock;
 pub mod pin;

@@ -29,9 +29,8 @@ pub enum PinFrom {
 }
 
 fn binaries_for(version: &Version) -> Vec<String> {
-    // etcdutl split out of etcdctl in 3.5.
     let mut b = vec!["etcd".to_string(), "etcdctl".to_string()];
-    if (version.major, version.minor) >= (3, 5) {
+    if super::facts::ships_etcdutl(version) {
         b.push("etcdutl".into());
     }
     b

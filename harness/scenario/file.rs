@@ -19,6 +19,20 @@ use std::path::{Path, PathBuf};
 
 use crate::ops::op::{parse_line, Op, Target};
 
+/// A line without its comment: `#` starts one outside double quotes (so `expect-log m1
+/// "a # b"` keeps its text).
+fn strip_comment(line: &str) -> &str {
+    let mut quoted = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '#' if !quoted => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
 #[derive(Clone, Debug)]
 pub struct Step {
     pub line: usize,
@@ -35,10 +49,11 @@ pub struct Scenario {
 
 /// A scenario file that does not parse or validate; `Display` is one line naming file and line.
 #[derive(Debug, thiserror::Error)]
-#[error("{}:{line}: {message}", path.display())]
+#[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
 pub struct ScenarioError {
     pub path: PathBuf,
-    pub line: usize,
+    /// The line at fault; `None` when the whole file is (missing, unreadable, empty).
+    pub line: Option<usize>,
     pub message: String,
 }
 
@@ -46,7 +61,7 @@ impl Scenario {
     pub fn load(path: &Path, known_releases: &[String]) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
             path: path.into(),
-            line: 0,
+            line: None,
             message: e.to_string(),
         })?;
         Scenario::parse(path, &text, known_releases)
@@ -59,7 +74,7 @@ impl Scenario {
     ) -> Result<Scenario, ScenarioError> {
         let err = |line: usize, message: String| ScenarioError {
             path: path.into(),
-            line,
+            line: (line > 0).then_some(line),
             message,
         };
         let title = text
@@ -70,33 +85,19 @@ impl Scenario {
             .join(" ");
         let mut steps = Vec::new();
         let mut members: BTreeSet<String> = BTreeSet::new();
-        let mut next = 1;
         for (n, raw) in text.lines().enumerate() {
             let line = n + 1;
-            let content = raw.split('#').next().unwrap_or("").trim();
+            let content = strip_comment(raw).trim();
             if content.is_empty() {
                 continue;
             }
             let op = parse_line(content).map_err(|m| err(line, m))?;
-            let release_ok = |r: &String| {
-                if known_releases.contains(r) {
-                    Ok(())
-                } else {
-                    Err(err(
-                        line,
-                        format!(
-                            "release {r} is not pinned in binaries.lock (pinned: {})",
-                            known_releases.join(", ")
-                        ),
-                    ))
-                }
-            };
-            match (&op, steps.is_empty()) {
-                (Op::Cluster { .. }, false) => {
+            let refs = op.refs();
+            match (refs.bootstraps, steps.is_empty()) {
+                (true, false) => {
                     return Err(err(line, "`cluster` may only be the first step".into()))
                 }
-                (Op::Cluster { .. }, true) => {}
-                (_, true) => {
+                (false, true) => {
                     return Err(err(
                         line,
                         "the first step must be `cluster RELEASE…`".into(),
@@ -104,69 +105,33 @@ impl Scenario {
                 }
                 _ => {}
             }
-            let check_target = |t: &Target| match t {
-                Target::Named(name) if !members.contains(name) => Err(err(
-                    line,
-                    format!(
-                        "no member {name} at this point (members: {})",
-                        members.iter().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                )),
-                _ => Ok(()),
-            };
-            match &op {
-                Op::Cluster { releases, .. } => {
-                    for r in releases {
-                        release_ok(r)?;
-                    }
-                    for _ in releases {
-                        members.insert(format!("m{next}"));
-                        next += 1;
-                    }
+            for r in &refs.releases {
+                if !known_releases.iter().any(|k| k == r) {
+                    return Err(err(
+                        line,
+                        format!(
+                            "release {r} is not pinned in binaries.lock (pinned: {})",
+                            known_releases.join(", ")
+                        ),
+                    ));
                 }
-                Op::Put { via: Some(t), .. } => check_target(t)?,
-                Op::Stop { member }
-                | Op::Kill { member }
-                | Op::Pause { member }
-                | Op::Resume { member }
-                | Op::MoveLeaderAway { member }
-                | Op::MemberMigrate { member }
-                | Op::CopyBackend { member, .. } => check_target(member)?,
-                Op::SnapshotSave { from, .. } => check_target(from)?,
-                Op::Partition { member, .. } | Op::Slow { member, .. } => check_target(member)?,
-                Op::DropLink { from, to, .. } => {
-                    check_target(from)?;
-                    check_target(to)?;
-                }
-                Op::Start {
-                    member, release, ..
-                } => {
-                    check_target(member)?;
-                    if let Some(r) = release {
-                        release_ok(r)?;
+            }
+            for t in &refs.members {
+                if let Target::Named(name) = t {
+                    if !members.contains(name) {
+                        return Err(err(
+                            line,
+                            format!(
+                                "no member {name} at this point (members: {})",
+                                members.iter().cloned().collect::<Vec<_>>().join(", ")
+                            ),
+                        ));
                     }
                 }
-                Op::Upgrade { member, release } => {
-                    check_target(member)?;
-                    release_ok(release)?;
-                }
-                Op::MemberAdd {
-                    name, release, via, ..
-                } => {
-                    if let Some(t) = via {
-                        check_target(t)?;
-                    }
-                    release_ok(release)?;
-                    // A refused add may be retried under the same name, so no duplicate check.
-                    members.insert(name.clone());
-                }
-                Op::MemberRemove { member } => {
-                    check_target(member)?;
-                    if let Target::Named(n) = member {
-                        members.remove(n);
-                    }
-                }
-                _ => {}
+            }
+            members.extend(refs.adds);
+            if let Some(Target::Named(n)) = refs.removes {
+                members.remove(n);
             }
             steps.push(Step { line, op });
         }
@@ -220,5 +185,30 @@ mod tests {
             parse("cluster 3.4.23 3.4.23\nmember-remove m2\nstop m2\n").unwrap_err(),
             "s.scn:3: no member m2 at this point (members: m1)"
         );
+        assert_eq!(
+            parse("cluster 3.4.23\nlearner-add m2 3.4.23\nlearner-promote m3\n").unwrap_err(),
+            "s.scn:3: no member m3 at this point (members: m1, m2)"
+        );
+        assert!(parse("cluster 3.4.23\ndefrag m9\n")
+            .unwrap_err()
+            .starts_with("s.scn:2: no member m9"));
+        assert!(parse("cluster 3.4.23\nexpect-log m1 \"x\" within soon\n")
+            .unwrap_err()
+            .starts_with("s.scn:2: `expect-log`"));
+        assert!(parse("cluster 3.4.23\nstart m1 3.9.9\n")
+            .unwrap_err()
+            .starts_with("s.scn:2: release 3.9.9 is not pinned"));
+    }
+
+    #[test]
+    fn a_missing_file_names_no_line() {
+        let e = Scenario::load(Path::new("missing.scn"), &known()).unwrap_err();
+        assert!(e.to_string().starts_with("missing.scn: "), "{e}");
+    }
+
+    #[test]
+    fn hash_inside_quotes_is_text() {
+        let s = parse("cluster 3.4.23\nexpect-log m1 \"a # b\" # comment\n").unwrap();
+        assert_eq!(s.steps[1].op.to_string(), "expect-log m1 \"a # b\"");
     }
 }

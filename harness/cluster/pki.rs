@@ -1,8 +1,7 @@
 //! TLS for a cluster, as the maintenance notes (seed 004) run it: one CA, server certs for the
 //! client port, peer certs for the peer port, a client cert for etcdctl and the harness, all
-//! generated here with rcgen (SANs 127.0.0.1 and localhost). Rotation follows 004: server and
-//! peer certs are replaced in place while members run (etcd reloads them per connection since
-//! 3.2); a new CA needs every member restarted.
+//! generated here with rcgen (SANs 127.0.0.1 and localhost). Files only: no cluster, so members
+//! can hold client material without a cycle; rotating live members is [`super::rotation`].
 
 use std::path::{Path, PathBuf};
 
@@ -11,12 +10,8 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
-use std::time::Duration;
-
 use super::error::ClusterError;
 use super::flags::TlsFlags;
-use super::running::Cluster;
-use super::wait::{poll, Probe};
 
 /// PEM material a client needs: the CA to trust, and its own cert and key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,7 +30,7 @@ pub enum Leaf {
 }
 
 impl Leaf {
-    fn file(self) -> &'static str {
+    pub(super) fn file(self) -> &'static str {
         match self {
             Leaf::Server => "server",
             Leaf::Peer => "peer",
@@ -188,73 +183,5 @@ impl Pki {
             cert: read("client.pem")?,
             key: read("client-key.pem")?,
         })
-    }
-}
-
-impl Cluster {
-    fn pki_mut(&mut self) -> Result<&mut Pki, ClusterError> {
-        self.pki
-            .as_mut()
-            .ok_or_else(|| ClusterError::Invalid("the cluster does not run TLS".into()))
-    }
-
-    /// Replaces the server (or peer) certificates in place while every member runs, then waits
-    /// until every live member serves the new one: etcd reloads certificates per new
-    /// connection (seed 004, "since v3.2.0"). Returns the new certificates' marker SAN.
-    pub async fn rotate_live(&mut self, leaf: Leaf) -> Result<String, ClusterError> {
-        let marker = self.pki_mut()?.rotate(leaf)?;
-        let live = self.live();
-        let members = &self.members;
-        let peer = leaf == Leaf::Peer;
-        let what = format!(
-            "every live member to serve the rotated {} certificate",
-            leaf.file()
-        );
-        poll(
-            &what,
-            Duration::from_secs(15),
-            Duration::from_millis(100),
-            || {
-                let (live, marker) = (live.clone(), marker.clone());
-                async move {
-                    for i in live {
-                        members[i]
-                            .serves_certificate(&marker, peer)
-                            .await
-                            .map_err(|e| Probe::NotYet(e.to_string()))?;
-                    }
-                    Ok(())
-                }
-            },
-        )
-        .await?;
-        Ok(marker)
-    }
-
-    /// CA rotation (seed 004): stop every member, replace the CA and every certificate, start
-    /// every member again, wait until healthy. Clients switch to the new material.
-    pub async fn rotate_ca(&mut self) -> Result<String, ClusterError> {
-        let running: Vec<usize> = (0..self.members.len())
-            .filter(|&i| self.members[i].is_running())
-            .collect();
-        for &i in &running {
-            self.members[i].stop(Duration::from_secs(10)).await;
-        }
-        let marker = self.pki_mut()?.rotate_ca()?;
-        let client = self.pki.as_ref().unwrap().client()?;
-        for m in &mut self.members {
-            m.use_tls(client.clone());
-        }
-        for &i in &running {
-            self.restart_member(i, None)?;
-        }
-        self.wait_healthy(Duration::from_secs(30)).await?;
-        Ok(marker)
-    }
-
-    /// The client material of the CA before the last rotation is gone; this builds a client
-    /// that still trusts only `old`, to show it is refused.
-    pub fn client_tls(&self) -> Option<ClientTls> {
-        self.pki.as_ref().and_then(|p| p.client().ok())
     }
 }

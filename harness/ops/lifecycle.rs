@@ -1,0 +1,619 @@
+//! Member lifecycle: bootstrap a cluster, stop / kill / pause / resume a member, start it
+//! (optionally on another release: upgrades and downgrades), start several at once, move
+//! leadership, hold a fault. A start is predicted by the negotiation rules: the member serves,
+//! or it exits with etcd's own refusal line in its log.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::error::{disagree, StepError};
+use super::op::{args, Op, Refs, Target};
+use super::runner::Runner;
+use crate::cluster::wait::{poll, Probe};
+use crate::cluster::{ClusterBuilder, ClusterError};
+use crate::model::{EtcdRefusal, Model};
+use crate::release::Release;
+
+/// How long a refused member may take to exit, and a started one to become healthy.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The word that, in a `start` line, clears the member's extra flags.
+const NO_FLAGS: &str = "no-flags";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Bootstrap a cluster, one release per member; `v2` serves the v2 API, `tls` uses certs,
+    /// `proxied` puts peer-link proxies in front of members (for network faults). `flags` go
+    /// to every member, `member_flags` (member, flag) to one.
+    Cluster {
+        releases: Vec<String>,
+        v2: bool,
+        tls: bool,
+        proxied: bool,
+        flags: Vec<String>,
+        member_flags: Vec<(String, String)>,
+    },
+    /// Graceful stop (SIGTERM); a leader hands leadership on by itself.
+    Stop {
+        member: Target,
+    },
+    /// SIGKILL.
+    Kill {
+        member: Target,
+    },
+    /// SIGSTOP.
+    Pause {
+        member: Target,
+    },
+    /// SIGCONT.
+    Resume {
+        member: Target,
+    },
+    /// (Re)start on the member's data dir, optionally with another release. `flags`: `None`
+    /// keeps the member's extra flags, `Some` replaces them (`Some(vec![])` clears them).
+    Start {
+        member: Target,
+        release: Option<String>,
+        flags: Option<Vec<String>>,
+    },
+    /// Several stopped members started at once (each alone could not reach a quorum).
+    StartAll {
+        members: Vec<Target>,
+    },
+    /// The guides' per-member step: move leadership away, stop, start with `release`, keeping
+    /// the member's flags. `downgrade` only changes the word it is written with.
+    Upgrade {
+        member: Target,
+        release: String,
+        downgrade: bool,
+    },
+    MoveLeaderAway {
+        member: Target,
+    },
+    /// Hold for `millis`: a documented fault duration, never a synchronisation.
+    Wait {
+        millis: u64,
+    },
+}
+
+impl fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lifecycle::Cluster {
+                releases,
+                v2,
+                tls,
+                proxied,
+                flags,
+                member_flags,
+            } => {
+                write!(f, "cluster {}", releases.join(" "))?;
+                for (on, word) in [(*v2, "v2"), (*tls, "tls"), (*proxied, "proxied")] {
+                    if on {
+                        write!(f, " {word}")?;
+                    }
+                }
+                for fl in flags {
+                    write!(f, " {fl}")?;
+                }
+                for (m, fl) in member_flags {
+                    write!(f, " {m}:{fl}")?;
+                }
+                Ok(())
+            }
+            Lifecycle::Stop { member } => write!(f, "stop {member}"),
+            Lifecycle::Kill { member } => write!(f, "kill {member}"),
+            Lifecycle::Pause { member } => write!(f, "pause {member}"),
+            Lifecycle::Resume { member } => write!(f, "resume {member}"),
+            Lifecycle::Start {
+                member,
+                release,
+                flags,
+            } => {
+                write!(f, "start {member}")?;
+                if let Some(r) = release {
+                    write!(f, " {r}")?;
+                }
+                match flags {
+                    Some(fl) if fl.is_empty() => write!(f, " {NO_FLAGS}"),
+                    Some(fl) => fl.iter().try_for_each(|x| write!(f, " {x}")),
+                    None => Ok(()),
+                }
+            }
+            Lifecycle::StartAll { members } => {
+                write!(f, "start-all")?;
+                members.iter().try_for_each(|m| write!(f, " {m}"))
+            }
+            Lifecycle::Upgrade {
+                member,
+                release,
+                downgrade,
+            } => {
+                let verb = if *downgrade { "downgrade" } else { "upgrade" };
+                write!(f, "{verb} {member} {release}")
+            }
+            Lifecycle::MoveLeaderAway { member } => write!(f, "move-leader-away {member}"),
+            Lifecycle::Wait { millis } => write!(f, "wait {millis}"),
+        }
+    }
+}
+
+/// Parses `cluster`'s words: releases, switches, `--flag` for all, `mN:--flag` for one.
+fn parse_cluster(words: &[&str]) -> Result<Lifecycle, String> {
+    let mut releases = Vec::new();
+    let (mut v2, mut tls, mut proxied) = (false, false, false);
+    let (mut flags, mut member_flags) = (Vec::new(), Vec::new());
+    for w in words {
+        match *w {
+            "v2" => v2 = true,
+            "tls" => tls = true,
+            "proxied" => proxied = true,
+            f if f.starts_with("--") => flags.push(f.to_string()),
+            mf if mf.contains(":--") => {
+                let (m, f) = mf.split_once(':').unwrap_or_default();
+                if !args::is_member_name(m) {
+                    return Err(format!("{m:?} in {mf:?} is not a member name (m1, m2…)"));
+                }
+                member_flags.push((m.to_string(), f.to_string()));
+            }
+            r => releases.push(r.to_string()),
+        }
+    }
+    if releases.is_empty() {
+        return Err("`cluster` needs one release per member".into());
+    }
+    if tls && proxied {
+        return Err("`cluster`: peer-link proxies (proxied) need plain-text peers, not tls".into());
+    }
+    for (m, _) in &member_flags {
+        let n: usize = m[1..].parse().unwrap_or(0);
+        if !m.starts_with('m') || n == 0 || n > releases.len() {
+            return Err(format!(
+                "`cluster`: flags for {m}, but the cluster has m1…m{}",
+                releases.len()
+            ));
+        }
+    }
+    Ok(Lifecycle::Cluster {
+        releases,
+        v2,
+        tls,
+        proxied,
+        flags,
+        member_flags,
+    })
+}
+
+pub fn parse(verb: &str, a: &[&str]) -> Result<Op, String> {
+    let usage = super::registry::find(verb).map_or("", |v| v.usage);
+    let one = |a: &[&str]| -> Result<Target, String> {
+        args::exactly(verb, a, 1, usage)?;
+        args::target(a[0])
+    };
+    let op = match verb {
+        "cluster" => parse_cluster(a)?,
+        "stop" => Lifecycle::Stop { member: one(a)? },
+        "kill" => Lifecycle::Kill { member: one(a)? },
+        "pause" => Lifecycle::Pause { member: one(a)? },
+        "resume" => Lifecycle::Resume { member: one(a)? },
+        "move-leader-away" => Lifecycle::MoveLeaderAway { member: one(a)? },
+        "start" => {
+            let (first, rest) = a
+                .split_first()
+                .ok_or(format!("`start` takes a member: {usage}"))?;
+            let clear = rest.contains(&NO_FLAGS);
+            let rest: Vec<&str> = rest.iter().copied().filter(|w| *w != NO_FLAGS).collect();
+            let (flags, plain) = args::flags(&rest);
+            if plain.len() > 1 {
+                return Err(format!("`start` takes at most one release: {usage}"));
+            }
+            if clear && !flags.is_empty() {
+                return Err(format!(
+                    "`start`: {NO_FLAGS} with flags makes no sense: {usage}"
+                ));
+            }
+            Lifecycle::Start {
+                member: args::target(first)?,
+                release: plain.first().cloned(),
+                flags: (clear || !flags.is_empty()).then_some(flags),
+            }
+        }
+        "start-all" => {
+            if a.is_empty() {
+                return Err(format!("`start-all` takes members: {usage}"));
+            }
+            Lifecycle::StartAll {
+                members: a
+                    .iter()
+                    .map(|m| args::target(m))
+                    .collect::<Result<_, _>>()?,
+            }
+        }
+        "upgrade" | "downgrade" => {
+            args::exactly(verb, a, 2, usage)?;
+            Lifecycle::Upgrade {
+                member: args::target(a[0])?,
+                release: a[1].into(),
+                downgrade: verb == "downgrade",
+            }
+        }
+        "wait" => {
+            args::exactly(verb, a, 1, usage)?;
+            Lifecycle::Wait {
+                millis: args::millis(verb, a[0])?,
+            }
+        }
+        other => return Err(format!("not a lifecycle step: {other}")),
+    };
+    Ok(op.into())
+}
+
+impl Lifecycle {
+    pub fn refs(&self) -> Refs<'_> {
+        let r = Refs::default();
+        match self {
+            Lifecycle::Cluster { releases, .. } => Refs {
+                releases: releases.iter().map(String::as_str).collect(),
+                adds: (1..=releases.len()).map(|i| format!("m{i}")).collect(),
+                bootstraps: true,
+                ..r
+            },
+            Lifecycle::Stop { member }
+            | Lifecycle::Kill { member }
+            | Lifecycle::Pause { member }
+            | Lifecycle::Resume { member }
+            | Lifecycle::MoveLeaderAway { member } => r.with_members([member]),
+            Lifecycle::Start {
+                member, release, ..
+            } => {
+                let r = r.with_members([member]);
+                match release {
+                    Some(rel) => r.with_release(rel),
+                    None => r,
+                }
+            }
+            Lifecycle::StartAll { members } => r.with_members(members),
+            Lifecycle::Upgrade {
+                member, release, ..
+            } => r.with_members([member]).with_release(release),
+            Lifecycle::Wait { .. } => r,
+        }
+    }
+}
+
+impl Runner<'_> {
+    pub(super) async fn apply_lifecycle(&mut self, op: &Lifecycle) -> Result<String, StepError> {
+        match op {
+            Lifecycle::Cluster { .. } => self.bootstrap(op).await,
+            Lifecycle::Stop { member }
+            | Lifecycle::Kill { member }
+            | Lifecycle::Pause { member } => {
+                let i = self.index(member).await?;
+                let name = self.name(i);
+                let c = self.cluster()?;
+                match op {
+                    Lifecycle::Stop { .. } => c.stop_member(i).await,
+                    Lifecycle::Kill { .. } => {
+                        c.member(i).kill();
+                    }
+                    _ => c.member(i).pause(),
+                }
+                if matches!(op, Lifecycle::Kill { .. }) {
+                    self.model.kill(&name);
+                } else {
+                    self.model.stop(&name);
+                }
+                Ok(format!("{name} down"))
+            }
+            Lifecycle::Resume { member } => {
+                let i = self.index(member).await?;
+                let name = self.name(i);
+                self.cluster()?.member(i).resume();
+                self.model.resume(&name);
+                Ok(format!("{name} resumed"))
+            }
+            Lifecycle::Start {
+                member,
+                release,
+                flags,
+            } => {
+                let i = self.index(member).await?;
+                let release = match release {
+                    Some(r) => Some(self.resolve_release(r)?),
+                    None => None,
+                };
+                self.start(i, release, flags.clone(), false).await
+            }
+            Lifecycle::StartAll { members } => self.start_all(members).await,
+            Lifecycle::Upgrade {
+                member, release, ..
+            } => self.swap_release(member, release).await,
+            Lifecycle::MoveLeaderAway { member } => {
+                let i = self.index(member).await?;
+                let l = self.cluster_mut()?.move_leader_away(i).await?;
+                Ok(format!("leader is {}", self.name(l)))
+            }
+            Lifecycle::Wait { millis } => {
+                tokio::time::sleep(Duration::from_millis(*millis)).await;
+                Ok(format!("held {millis} ms"))
+            }
+        }
+    }
+
+    async fn bootstrap(&mut self, op: &Lifecycle) -> Result<String, StepError> {
+        let Lifecycle::Cluster {
+            releases,
+            v2,
+            tls,
+            proxied,
+            flags,
+            member_flags,
+        } = op
+        else {
+            unreachable!("bootstrap of a cluster step")
+        };
+        let rs: Vec<Release> = releases
+            .iter()
+            .map(|r| self.resolve_release(r))
+            .collect::<Result<_, _>>()?;
+        let mut builder = ClusterBuilder::new(rs.clone())
+            .enable_v2(*v2)
+            .tls(*tls)
+            .peer_proxies(*proxied)
+            .flags(flags);
+        for (m, f) in member_flags {
+            let i: usize = m[1..].parse().unwrap_or(1);
+            builder = builder.member_flags(i - 1, std::slice::from_ref(f));
+        }
+        let cluster = builder.start().await?;
+        self.model = Model::bootstrap(
+            cluster
+                .members()
+                .iter()
+                .map(|m| (m.name.clone(), m.release.version.clone())),
+        );
+        for m in cluster.members() {
+            self.model.identify(&m.name, m.id, &m.peer_url);
+            let flags = m.extra_flags.clone();
+            if let Some(mm) = self.model.members.get_mut(&m.name) {
+                mm.flags = flags;
+            }
+        }
+        self.cluster = Some(cluster);
+        Ok(format!("{} members healthy", rs.len()))
+    }
+
+    /// Upgrade or downgrade of one member, as the guides do it.
+    async fn swap_release(&mut self, member: &Target, release: &str) -> Result<String, StepError> {
+        let i = self.index(member).await?;
+        let r = self.resolve_release(release)?;
+        let c = self.cluster_mut()?;
+        // The guides move leadership away first; when that fails the member is still stopped
+        // (a leader hands over by itself on SIGTERM), and the outcome says so.
+        let moved = if c.live().len() > 1 {
+            Some(c.move_leader_away(i).await)
+        } else {
+            None
+        };
+        c.stop_member(i).await;
+        let name = self.name(i);
+        self.model.stop(&name);
+        let started = self.start(i, Some(r), None, false).await?;
+        let lead = match moved {
+            Some(Ok(l)) => format!("leader {}, ", self.name(l)),
+            Some(Err(e)) => format!("leadership not moved ({e}), "),
+            None => String::new(),
+        };
+        Ok(format!("{lead}{started}"))
+    }
+
+    /// Sets the member's release and flags, predicts the start and spawns the process; the
+    /// model moves only once the process was spawned.
+    fn spawn_member(
+        &mut self,
+        i: usize,
+        release: Option<Release>,
+        flags: Option<Vec<String>>,
+        joining: bool,
+    ) -> Result<Result<(), EtcdRefusal>, StepError> {
+        let name = self.name(i);
+        let c = self.cluster_mut()?;
+        if let Some(r) = &release {
+            c.member_mut(i).release = r.clone();
+        }
+        if let Some(f) = flags {
+            c.member_mut(i).extra_flags = f;
+        }
+        let binary = c.member(i).release.version.clone();
+        let extra = c.member(i).extra_flags.clone();
+        let predicted = self.model.predict_start(&name, &binary, &extra);
+        let c = self.cluster_mut()?;
+        if joining {
+            c.start_joining(i)?;
+        } else {
+            c.restart_member(i, None)?;
+        }
+        let applied = self.model.start(&name, &binary, &extra);
+        debug_assert_eq!(applied, predicted);
+        Ok(predicted)
+    }
+
+    /// Starts member `i` (optionally with another release) and checks the model's prediction:
+    /// serving, or refused with etcd's own error line.
+    pub(super) async fn start(
+        &mut self,
+        i: usize,
+        release: Option<Release>,
+        flags: Option<Vec<String>>,
+        joining: bool,
+    ) -> Result<String, StepError> {
+        let predicted = self.spawn_member(i, release, flags, joining)?;
+        self.settle_start(i, predicted).await
+    }
+
+    async fn settle_start(
+        &mut self,
+        i: usize,
+        predicted: Result<(), EtcdRefusal>,
+    ) -> Result<String, StepError> {
+        match predicted {
+            Ok(()) => {
+                self.wait_started(i).await?;
+                let m = self.cluster()?.member(i);
+                Ok(format!("{} runs {}", m.name, m.release.version))
+            }
+            Err(refusal) => self.expect_refused(i, &refusal).await,
+        }
+    }
+
+    /// Spawns every named member first, then waits for each: after a full-cluster stop no
+    /// member alone can reach the quorum it needs to serve.
+    async fn start_all(&mut self, members: &[Target]) -> Result<String, StepError> {
+        let mut spawned = Vec::new();
+        for t in members {
+            let i = self.index(t).await?;
+            spawned.push((i, self.spawn_member(i, None, None, false)?));
+        }
+        let mut out = Vec::new();
+        for (i, predicted) in spawned {
+            out.push(self.settle_start(i, predicted).await?);
+        }
+        Ok(out.join("; "))
+    }
+
+    /// Waits until member `i` serves; its exit is a disagreement with the model.
+    /// Without a quorum no member can be healthy (`/health` is a quorum read), and a restarted
+    /// member does not even serve clients until it has published itself through raft: then
+    /// "started" means it answers `/version`, or has stayed up for two seconds. A learner is
+    /// never healthy on `/health` in some releases, so for it serving `/version` suffices.
+    pub(super) async fn wait_started(&self, i: usize) -> Result<(), StepError> {
+        let m = self.cluster()?.member(i);
+        let quorum = self.model.has_quorum();
+        let learner = self.is_learner(i);
+        let what = if quorum {
+            "healthy"
+        } else {
+            "up (no quorum to be healthy)"
+        };
+        let since = tokio::time::Instant::now();
+        let r = poll(
+            &format!("{} {what}", m.name),
+            START_TIMEOUT,
+            Duration::from_millis(100),
+            || async move {
+                m.check_alive().map_err(Probe::from)?;
+                if !quorum || learner {
+                    if !quorum && since.elapsed() > Duration::from_secs(2) {
+                        return Ok(());
+                    }
+                    return m
+                        .version()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| Probe::NotYet(e.to_string()));
+                }
+                match m.health().await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(Probe::NotYet("unhealthy".into())),
+                    Err(e) => Err(Probe::NotYet(e.to_string())),
+                }
+            },
+        )
+        .await;
+        match r {
+            Ok(()) => Ok(()),
+            Err(e @ ClusterError::MemberExited { .. }) => Err(disagree(
+                format!("start of {}", m.name),
+                "starts and serves",
+                e.to_string(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Waits for a refused member to exit and finds etcd's refusal line in its log.
+    async fn expect_refused(
+        &mut self,
+        i: usize,
+        refusal: &EtcdRefusal,
+    ) -> Result<String, StepError> {
+        let m = self.cluster()?.member(i);
+        let name = m.name.clone();
+        let exited = poll(
+            &format!("{name} to exit"),
+            START_TIMEOUT,
+            Duration::from_millis(100),
+            || async move {
+                match m.check_alive() {
+                    Err(ClusterError::MemberExited { .. }) => Ok(()),
+                    _ => Err(Probe::NotYet("still running".into())),
+                }
+            },
+        )
+        .await;
+        let log = m.log_since_start();
+        if exited.is_err() {
+            let healthy = m.health().await.unwrap_or(false);
+            m.kill();
+            return Err(disagree(
+                format!("start of {name} ({})", m.release.version),
+                refusal.to_string(),
+                format!("still running {START_TIMEOUT:?} later (healthy: {healthy})"),
+            ));
+        }
+        let patterns = refusal.log_patterns();
+        match log
+            .lines()
+            .find(|l| patterns.iter().any(|p| l.contains(p.as_str())))
+        {
+            Some(line) => Ok(format!("{name} refused as predicted: {}", line.trim())),
+            None => {
+                let tail: Vec<&str> = log.lines().rev().take(3).collect();
+                Err(disagree(
+                    format!("refusal of {name}"),
+                    format!("a log line with one of {patterns:?}"),
+                    tail.join(" | "),
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::op::parse_line;
+
+    #[test]
+    fn lines_round_trip_through_display() {
+        for l in [
+            "cluster 3.4.23 3.4.23 3.5.16 v2",
+            "cluster 3.5.16 3.5.16 3.5.16 proxied --snapshot-count=10 m2:--max-learners=2",
+            "start m1 3.4.23 --next-cluster-version-compatible",
+            "start m1 3.5.16 no-flags",
+            "start-all m1 m2 m3",
+            "upgrade leader 3.5.16",
+            "downgrade m2 3.4.23",
+            "wait 1500",
+        ] {
+            assert_eq!(parse_line(l).unwrap().to_string(), l);
+        }
+    }
+
+    #[test]
+    fn bad_lines_say_why() {
+        for (l, want) in [
+            (
+                "cluster 3.5.16 m4:--snapshot-count=5",
+                "the cluster has m1…m1",
+            ),
+            ("cluster v2", "needs one release per member"),
+            ("start-all", "start-all MEMBER…"),
+            ("wait soon", "not a number of milliseconds"),
+            ("start m1 3.5.16 3.5.30", "at most one release"),
+            ("start m1 no-flags --snapshot-count=1", "makes no sense"),
+        ] {
+            let e = parse_line(l).unwrap_err();
+            assert!(e.contains(want), "{l}: {e}");
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Drives one cluster and its model through a sequence of operations: resolves member
+//! references, hands each operation to its family, and runs the oracle after it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::error::StepError;
+use super::op::{Op, Target};
+use super::oracle;
+use crate::cluster::Cluster;
+use crate::model::Model;
+use crate::release::{Release, ReleaseStore};
+
+/// How long the oracle waits for etcd to agree with the model after a step.
+pub const AGREEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Runner<'a> {
+    pub(super) store: &'a ReleaseStore,
+    /// Keys under this prefix belong to concurrent traffic, checked by its history instead.
+    pub traffic_prefix: Option<String>,
+    /// The revision of the last compaction.
+    pub(super) compacted: i64,
+    pub cluster: Option<Cluster>,
+    pub model: Model,
+    /// Snapshot files by name, and whether they are raw backends (restored with
+    /// `--skip-hash-check`).
+    pub(super) snapshots: BTreeMap<String, (PathBuf, bool)>,
+    pub(super) last_revisions: BTreeMap<String, i64>,
+    /// Every random choice of an operation (marker values) comes from here, so a replay with
+    /// the same seed is the same run.
+    rng: StdRng,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(store: &'a ReleaseStore) -> Runner<'a> {
+        Runner::with_seed(store, 0)
+    }
+
+    pub fn with_seed(store: &'a ReleaseStore, seed: u64) -> Runner<'a> {
+        Runner {
+            store,
+            traffic_prefix: None,
+            compacted: 0,
+            cluster: None,
+            model: Model::default(),
+            snapshots: BTreeMap::new(),
+            last_revisions: BTreeMap::new(),
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// A marker value unique within the run, drawn from the run's seed.
+    pub(super) fn marker(&mut self, what: &str) -> String {
+        format!("{what}-{:08x}", self.rng.gen::<u32>())
+    }
+
+    pub(super) fn cluster(&self) -> Result<&Cluster, StepError> {
+        self.cluster.as_ref().ok_or_else(|| {
+            StepError::precondition("no cluster yet: the first step must be `cluster`")
+        })
+    }
+
+    pub(super) fn cluster_mut(&mut self) -> Result<&mut Cluster, StepError> {
+        self.cluster.as_mut().ok_or_else(|| {
+            StepError::precondition("no cluster yet: the first step must be `cluster`")
+        })
+    }
+
+    pub(super) fn resolve_release(&self, name: &str) -> Result<Release, StepError> {
+        Ok(tokio::task::block_in_place(|| self.store.resolve(name))?)
+    }
+
+    /// The index of a member reference.
+    pub(super) async fn index(&self, t: &Target) -> Result<usize, StepError> {
+        let c = self.cluster()?;
+        match t {
+            Target::Named(n) => c
+                .index_of(n)
+                .ok_or_else(|| StepError::precondition(format!("no member {n}"))),
+            Target::Leader => Ok(c.leader(Duration::from_secs(15)).await?),
+            Target::Follower => {
+                let leader = c.leader(Duration::from_secs(15)).await?;
+                c.live()
+                    .into_iter()
+                    .find(|&i| i != leader && !self.is_learner(i))
+                    .ok_or_else(|| StepError::precondition("no live follower"))
+            }
+        }
+    }
+
+    /// The member to send a request through: the one named, or the first live voting member.
+    pub(super) async fn via(&self, t: &Option<Target>) -> Result<usize, StepError> {
+        match t {
+            Some(t) => self.index(t).await,
+            None => self
+                .cluster()?
+                .live()
+                .into_iter()
+                .find(|&i| !self.is_learner(i))
+                .ok_or_else(|| StepError::precondition("no live member")),
+        }
+    }
+
+    /// A live voting member other than `i`, to send membership changes through.
+    pub(super) fn other_live(&self, i: usize) -> Result<usize, StepError> {
+        let c = self.cluster()?;
+        c.live()
+            .into_iter()
+            .find(|&j| j != i && !self.is_learner(j))
+            .ok_or_else(|| StepError::precondition("no other live member"))
+    }
+
+    pub(super) fn is_learner(&self, i: usize) -> bool {
+        let name = self.name(i);
+        self.model.members.get(&name).is_some_and(|m| m.learner)
+    }
+
+    pub(super) fn name(&self, i: usize) -> String {
+        self.cluster
+            .as_ref()
+            .map(|c| c.member(i).name.clone())
+            .unwrap_or_default()
+    }
+
+    /// Applies one operation; returns a one-line outcome.
+    pub async fn apply(&mut self, op: &Op) -> Result<String, StepError> {
+        match op {
+            Op::Lifecycle(o) => self.apply_lifecycle(o).await,
+            Op::Data(o) => self.apply_data(o).await,
+            Op::Membership(o) => self.apply_membership(o).await,
+            Op::Backup(o) => self.apply_backup(o).await,
+            Op::Fault(o) => self.apply_fault(o).await,
+            Op::Security(o) => self.apply_security(o).await,
+            Op::Expect(o) => self.apply_expect(o).await,
+        }
+    }
+
+    /// The oracle: waits until etcd agrees with the model. Returns a summary of versions.
+    pub async fn check(&mut self) -> Result<String, StepError> {
+        let Some(c) = self.cluster.as_ref() else {
+            return Ok(String::new());
+        };
+        match oracle::check(
+            c,
+            &self.model,
+            self.traffic_prefix.as_deref(),
+            &mut self.last_revisions,
+            AGREEMENT_TIMEOUT,
+        )
+        .await
+        {
+            Ok(obs) => Ok(oracle::summary(&obs)),
+            Err(m) => Err(StepError::Disagree(m)),
+        }
+    }
+}
