@@ -111,3 +111,32 @@ fn mixed_3_4_and_3_5_runs_at_3_4() {
         );
     });
 }
+
+/// A flag the release does not know is refused before any member starts, naming the release
+/// and the flag; one it knows but leaves out of `--help` is accepted.
+#[test]
+fn flags_are_checked_against_the_binary() {
+    let rt = common::runtime();
+    let r33 = common::releases(&["3.3.25"]);
+    let err = rt
+        .block_on(
+            ClusterBuilder::new(r33)
+                .flags(&["--experimental-compaction-batch-limit=10".into()])
+                .start(),
+        )
+        .err()
+        .expect("3.3.25 has no compaction batch limit");
+    assert!(
+        matches!(&err, etcd_skew::cluster::ClusterError::Flag(f) if f.release == "3.3.25" && f.flag == "--experimental-compaction-batch-limit"),
+        "{err}"
+    );
+    let r35 = common::releases(&["3.5.16"]);
+    let c = rt
+        .block_on(
+            ClusterBuilder::new(r35)
+                .flags(&["--experimental-snapshot-catchup-entries=10".into()])
+                .start(),
+        )
+        .expect("3.5.16 takes --experimental-snapshot-catchup-entries");
+    assert_eq!(c.members().len(), 1);
+}

@@ -80,46 +80,50 @@ pub fn http_client(tls: Option<&ClientTls>) -> reqwest::Client {
     b.build().expect("HTTP client")
 }
 
-/// The flags `etcd --help` of this binary lists, read once per binary path (a binary is
-/// verified against its pin before every start, so the path's content does not change).
-fn known_flags(etcd: &Path) -> Result<flags::KnownFlags, ClusterError> {
-    static CACHE: std::sync::Mutex<Vec<(PathBuf, flags::KnownFlags)>> =
-        std::sync::Mutex::new(Vec::new());
-    if let Some((_, k)) = CACHE.lock().unwrap().iter().find(|(p, _)| p == etcd) {
-        return Ok(k.clone());
+/// Whether this etcd binary accepts flag `name`: `etcd NAME=… --version` parses every flag
+/// before it prints the version, and exits 2 with "flag provided but not defined" on one it
+/// does not know (every pinned release, `etcdmain/config.go` `parse`). Answers are cached per
+/// binary path (a binary is verified against its pin before every start).
+fn accepts_flag(etcd: &Path, name: &str) -> Result<bool, ClusterError> {
+    type Cache = Vec<(PathBuf, String, bool)>;
+    static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(Vec::new());
+    if let Some((_, _, k)) = CACHE
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(p, n, _)| p == etcd && n == name)
+    {
+        return Ok(*k);
     }
-    let what = format!("{} --help", etcd.display());
+    let what = format!("{} {name} --version", etcd.display());
+    // A value the flag's type accepts whatever it is: booleans and numbers take "1", strings
+    // anything; the value is never used, --version exits first.
     let mut child = Command::new(etcd)
-        .arg("--help")
+        .arg(format!("{name}=1"))
+        .arg("--version")
         .env_clear()
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| ClusterError::io(&what, e))?;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while child
-        .try_wait()
-        .map_err(|e| ClusterError::io(&what, e))?
-        .is_none()
-    {
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| ClusterError::io(&what, e))? {
+            break s;
+        }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
             return Err(ClusterError::io(&what, "did not exit within 10 s"));
         }
         std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| ClusterError::io(&what, e))?;
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    let known = flags::parse_help(&text);
+    };
+    let known = status.success();
     CACHE
         .lock()
         .unwrap()
-        .push((etcd.to_path_buf(), known.clone()));
+        .push((etcd.to_path_buf(), name.to_string(), known));
     Ok(known)
 }
 
@@ -218,8 +222,19 @@ impl Member {
         let extra = if self.extra_flags.is_empty() {
             Vec::new()
         } else {
-            let known = known_flags(self.release.etcd())?;
-            flags::adapt_extra(&self.release.name, &known, &self.extra_flags)?
+            let etcd = self.release.etcd().to_path_buf();
+            let mut failure = None;
+            let accepts = |f: &str| {
+                accepts_flag(&etcd, f).unwrap_or_else(|e| {
+                    failure.get_or_insert(e);
+                    false
+                })
+            };
+            let adapted = flags::adapt_extra(&self.release.name, accepts, &self.extra_flags);
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            adapted?
         };
         let args = flags::render(
             &self.release.version,

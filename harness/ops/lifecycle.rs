@@ -56,9 +56,11 @@ pub enum Lifecycle {
         release: Option<String>,
         flags: Option<Vec<String>>,
     },
-    /// Several stopped members started at once (each alone could not reach a quorum).
+    /// Several stopped members started at once (each alone could not reach a quorum),
+    /// optionally all on another release.
     StartAll {
         members: Vec<Target>,
+        release: Option<String>,
     },
     /// The guides' per-member step: move leadership away, stop, start with `release`, keeping
     /// the member's flags. `downgrade` only changes the word it is written with.
@@ -120,9 +122,10 @@ impl fmt::Display for Lifecycle {
                     None => Ok(()),
                 }
             }
-            Lifecycle::StartAll { members } => {
+            Lifecycle::StartAll { members, release } => {
                 write!(f, "start-all")?;
-                members.iter().try_for_each(|m| write!(f, " {m}"))
+                members.iter().try_for_each(|m| write!(f, " {m}"))?;
+                release.as_ref().map_or(Ok(()), |r| write!(f, " on {r}"))
             }
             Lifecycle::Upgrade {
                 member,
@@ -219,14 +222,19 @@ pub fn parse(verb: &str, a: &[&str]) -> Result<Op, String> {
             }
         }
         "start-all" => {
-            if a.is_empty() {
+            let (members, release) = match a {
+                [m @ .., "on", r] => (m, Some(r.to_string())),
+                m => (m, None),
+            };
+            if members.is_empty() {
                 return Err(format!("`start-all` takes members: {usage}"));
             }
             Lifecycle::StartAll {
-                members: a
+                members: members
                     .iter()
                     .map(|m| args::target(m))
                     .collect::<Result<_, _>>()?,
+                release,
             }
         }
         "upgrade" | "downgrade" => {
@@ -272,7 +280,13 @@ impl Lifecycle {
                     None => r,
                 }
             }
-            Lifecycle::StartAll { members } => r.with_members(members),
+            Lifecycle::StartAll { members, release } => {
+                let r = r.with_members(members);
+                match release {
+                    Some(rel) => r.with_release(rel),
+                    None => r,
+                }
+            }
             Lifecycle::Upgrade {
                 member, release, ..
             } => r.with_members([member]).with_release(release),
@@ -324,7 +338,13 @@ impl Runner<'_> {
                 };
                 self.start(i, release, flags.clone(), false).await
             }
-            Lifecycle::StartAll { members } => self.start_all(members).await,
+            Lifecycle::StartAll { members, release } => {
+                let release = match release {
+                    Some(r) => Some(self.resolve_release(r)?),
+                    None => None,
+                };
+                self.start_all(members, release).await
+            }
             Lifecycle::Upgrade {
                 member, release, ..
             } => self.swap_release(member, release).await,
@@ -468,11 +488,15 @@ impl Runner<'_> {
 
     /// Spawns every named member first, then waits for each: after a full-cluster stop no
     /// member alone can reach the quorum it needs to serve.
-    async fn start_all(&mut self, members: &[Target]) -> Result<String, StepError> {
+    async fn start_all(
+        &mut self,
+        members: &[Target],
+        release: Option<Release>,
+    ) -> Result<String, StepError> {
         let mut spawned = Vec::new();
         for t in members {
             let i = self.index(t).await?;
-            spawned.push((i, self.spawn_member(i, None, None, false)?));
+            spawned.push((i, self.spawn_member(i, release.clone(), None, false)?));
         }
         let mut out = Vec::new();
         for (i, predicted) in spawned {
@@ -591,6 +615,7 @@ mod tests {
             "start m1 3.4.23 --next-cluster-version-compatible",
             "start m1 3.5.16 no-flags",
             "start-all m1 m2 m3",
+            "start-all m1 m2 on 3.5.16",
             "upgrade leader 3.5.16",
             "downgrade m2 3.4.23",
             "wait 1500",

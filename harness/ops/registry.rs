@@ -30,7 +30,7 @@ verbs! {
     "pause", "pause MEMBER", "SIGSTOP", lifecycle::parse;
     "resume", "resume MEMBER", "SIGCONT", lifecycle::parse;
     "start", "start MEMBER [RELEASE] [--flag=V…]", "start on its data dir, optionally another release; flags replace the member's", lifecycle::parse;
-    "start-all", "start-all MEMBER…", "start several stopped members at once (a full-cluster restart)", lifecycle::parse;
+    "start-all", "start-all MEMBER… [on RELEASE]", "start several stopped members at once (a full-cluster restart), optionally on another release", lifecycle::parse;
     "upgrade", "upgrade MEMBER RELEASE", "move leadership away, stop, start on RELEASE (keeps the member's flags)", lifecycle::parse;
     "downgrade", "downgrade MEMBER RELEASE", "the same step towards an older release", lifecycle::parse;
     "move-leader-away", "move-leader-away MEMBER", "hand leadership to another member if MEMBER leads", lifecycle::parse;
