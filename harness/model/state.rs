@@ -372,4 +372,45 @@ mod tests {
         m.ack("k", Some("3"));
         assert!(!m.data["k"].allows(Some("2")));
     }
+
+    #[test]
+    fn learners_count_for_no_quorum_and_promote_when_running() {
+        let mut m = three("3.5.16");
+        assert!(m.predict_member_add("m1", true).is_ok());
+        m.member_add("m4", &v("3.5.16"), true, 4, "http://p4");
+        assert_eq!(
+            m.predict_member_add("m1", true),
+            Err(EtcdRefusal::TooManyLearners)
+        );
+        assert_eq!(
+            m.predict_promote("m4"),
+            Err(EtcdRefusal::LearnerNotReady),
+            "not started"
+        );
+        assert_eq!(m.predict_promote("m1"), Err(EtcdRefusal::MemberNotLearner));
+        m.start("m4", &v("3.5.16"), &[]).unwrap();
+        m.stop("m1");
+        m.stop("m2");
+        assert!(!m.has_quorum(), "a running learner does not make a quorum");
+        assert!(
+            m.predict_member_remove("m4").is_ok(),
+            "removing a learner is always safe"
+        );
+        m.start("m1", &v("3.5.16"), &[]).unwrap();
+        assert!(m.predict_promote("m4").is_ok());
+        m.promote("m4");
+        assert_eq!(m.voting().count(), 4);
+    }
+
+    #[test]
+    fn one_member_cluster_takes_a_second_member() {
+        let mut m = Model::bootstrap([("m1".to_string(), v("3.5.30"))]);
+        assert!(m.predict_member_add("m1", false).is_ok());
+        m.member_add("m2", &v("3.5.30"), false, 2, "http://p2");
+        // m2 added but never started: a third voting member would need two started.
+        assert_eq!(
+            m.predict_member_add("m1", false),
+            Err(EtcdRefusal::NotEnoughStartedMembers)
+        );
+    }
 }

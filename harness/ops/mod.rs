@@ -1,7 +1,7 @@
 //! Operations: the vocabulary ([`op`], every verb listed once in [`registry`]), one file per
 //! family holding each operation's words, references, model prediction and action on the live
 //! cluster ([`lifecycle`], [`data`], [`membership`], [`backup`], [`faults`], [`security`],
-//! [`expect`]), the [`runner`] that dispatches them, and the [`oracle`] that compares model and
+//! [`expect`]), the [`runner`] that dispatches them, member starts ([`starting`]), and the [`oracle`] that compares model and
 //! cluster after every step.
 
 pub mod backup;
@@ -16,6 +16,7 @@ pub mod oracle;
 pub mod registry;
 pub mod runner;
 pub mod security;
+pub mod starting;
 
 pub use error::StepError;
 pub use op::{parse_line, Op, Target};
