@@ -11,12 +11,13 @@ use serde::Serialize;
 use super::plan::Step;
 use crate::check::{lease, linearizable, revisions, stale, watch};
 use crate::cluster::Cluster;
+use crate::history::{Event, History, LeaseRecord, Outcome, Request, WatchLog};
 use crate::model::rules;
 use crate::ops::{Op, Runner, Target};
 use crate::release::ReleaseStore;
-use crate::traffic::leases::{LeaseClient, LeaseRecord};
-use crate::traffic::watcher::{WatchLog, Watcher};
-use crate::traffic::{Endpoints, Event, History, Outcome, Request, Traffic, TrafficConfig};
+use crate::traffic::leases::LeaseClient;
+use crate::traffic::watcher::Watcher;
+use crate::traffic::{Endpoints, Traffic, TrafficConfig};
 
 /// What a case needs besides its steps.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
