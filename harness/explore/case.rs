@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::plan::Step;
-use crate::check::{lease, linearizable, revisions, stale, watch};
+use crate::check::chain;
 use crate::cluster::Cluster;
 use crate::history::{Event, History, LeaseRecord, Outcome, Request, WatchLog};
 use crate::model::rules;
@@ -241,23 +241,11 @@ async fn close_epoch(
             });
         }
     }
-    let mut failure = revisions::check(&history)
-        .into_iter()
-        .next()
-        .or_else(|| stale::check(&history).into_iter().next());
-    if failure.is_none() {
-        let report = linearizable::check(&history, Duration::from_secs(20));
-        failure = linearizable::first_violation(&report, &history);
-        for (k, v) in &report {
-            if let linearizable::KeyVerdict::GaveUp { explored } = v {
-                tracing::warn!("linearizability of {k:?}: gave up after {explored} states");
-            }
-        }
+    let verdict = chain::first_failure(&history, &watch, &leases, Duration::from_secs(20));
+    for (k, explored) in &verdict.gave_up {
+        tracing::warn!("linearizability of {k:?}: gave up after {explored} states");
     }
-    failure = failure
-        .or_else(|| watch::check(&watch, &history).into_iter().next())
-        .or_else(|| lease::check(&leases).into_iter().next())
-        .map(|f| format!("{}: {f}", epoch.prefix));
+    let failure = verdict.failure.map(|f| format!("{}: {f}", epoch.prefix));
     all.history.events.extend(history.events);
     all.watches.push(watch);
     all.leases.extend(leases);
