@@ -12,9 +12,10 @@ use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
 };
 
-use super::case::{run_case, CaseOutcome, CaseSetup};
+use super::case::{run_case, CaseOutcome};
 use super::plan::{sequence, Step, Weights};
 use super::replay::Replay;
+use super::setup::CaseSetup;
 use crate::release::ReleaseStore;
 
 #[derive(Clone, Debug)]

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::case::Applied;
+use super::record::Applied;
 
 const PALETTE: [&str; 6] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948",
@@ -159,7 +159,7 @@ pub fn svg(applied: &[Applied]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explore::case::MemberState;
+    use crate::explore::record::MemberState;
 
     fn applied(step: usize, op: &str, t: (u64, u64), ok: bool, members: &str) -> Applied {
         Applied {
