@@ -18,4 +18,4 @@ pub use case::{run_case, CaseOutcome};
 pub use plan::{Step, Weights};
 pub use replay::Replay;
 pub use search::{explore, ExploreConfig, ExploreReport};
-pub use setup::{release_pairs, CaseSetup, PairError};
+pub use setup::{release_pairs, CaseSetup, NamedRelease, PairError};

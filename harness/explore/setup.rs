@@ -25,26 +25,28 @@ pub enum PairError {
     #[error("no release to explore")]
     Empty,
     /// A release is listed before an older one: its "upgrades" would be downgrades.
-    #[error(
-        "releases go oldest first: {} is listed before the older {}",
-        shown(.newer, .newer_version),
-        shown(.older, .older_version)
-    )]
+    #[error("releases go oldest first: {newer} is listed before the older {older}")]
     NewestFirst {
-        newer: String,
-        newer_version: Version,
-        older: String,
-        older_version: Version,
+        newer: Box<NamedRelease>,
+        older: Box<NamedRelease>,
     },
 }
 
-/// A release as the user named it, with its version when the name does not say it (a local
-/// build).
-fn shown(name: &str, version: &Version) -> String {
-    if name == version.to_string() {
-        name.to_string()
-    } else {
-        format!("{name} ({version})")
+/// A release as the user named it, and its version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedRelease {
+    pub name: String,
+    pub version: Version,
+}
+
+/// The name, and the version too when the name does not say it (a local build).
+impl std::fmt::Display for NamedRelease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.name == self.version.to_string() {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{} ({})", self.name, self.version)
+        }
     }
 }
 
@@ -61,11 +63,15 @@ pub fn release_pairs(releases: &[(String, Version)]) -> Result<Vec<(String, Stri
             .map(|w| {
                 let ((a, va), (b, vb)) = (&w[0], &w[1]);
                 if va > vb {
+                    let named = |name: &String, version: &Version| {
+                        Box::new(NamedRelease {
+                            name: name.clone(),
+                            version: version.clone(),
+                        })
+                    };
                     Err(PairError::NewestFirst {
-                        newer: a.clone(),
-                        newer_version: va.clone(),
-                        older: b.clone(),
-                        older_version: vb.clone(),
+                        newer: named(a, va),
+                        older: named(b, vb),
                     })
                 } else {
                     Ok((a.clone(), b.clone()))
@@ -102,7 +108,7 @@ mod tests {
     fn newest_first_is_refused_naming_both() {
         let e = release_pairs(&list(&["3.5.16", "3.4.23"])).unwrap_err();
         assert!(matches!(&e, PairError::NewestFirst { newer, older, .. }
-                if newer == "3.5.16" && older == "3.4.23"));
+                if newer.name == "3.5.16" && older.name == "3.4.23"));
         let line = e.to_string();
         assert_eq!(
             line,
