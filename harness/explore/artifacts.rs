@@ -24,3 +24,50 @@ pub fn write(dir: &Path, recorded: &Recorded, applied: &[Applied]) -> std::io::R
     ];
     results.into_iter().collect()
 }
+
+/// Copies a kept artifacts dir `from` (on tmpfs, gone at reboot or when /dev/shm is cleaned)
+/// into `to`, where a CI job can keep it: the records, the members' logs and their data dirs,
+/// except write-ahead-log segments (`wal/`), which etcd preallocates at 64 MB each; the bbolt
+/// file holds the data, and `from` keeps the WAL. Symlinks and sockets are skipped.
+pub fn preserve(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (kind, name) = (entry.file_type()?, entry.file_name());
+        if kind.is_dir() && name != "wal" {
+            preserve(&entry.path(), &to.join(&name))?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preserve_copies_records_logs_and_data_but_not_the_wal() {
+        let from = tempfile::tempdir().unwrap();
+        let to = tempfile::tempdir().unwrap();
+        let f = from.path();
+        for dir in ["logs", "m1.etcd/member/snap", "m1.etcd/member/wal"] {
+            std::fs::create_dir_all(f.join(dir)).unwrap();
+        }
+        for file in [
+            "history.jsonl",
+            "logs/m1.log",
+            "m1.etcd/member/snap/db",
+            "m1.etcd/member/wal/0.tmp",
+        ] {
+            std::fs::write(f.join(file), file).unwrap();
+        }
+        let kept = to.path().join("artifacts");
+        preserve(f, &kept).unwrap();
+        for file in ["history.jsonl", "logs/m1.log", "m1.etcd/member/snap/db"] {
+            assert_eq!(std::fs::read_to_string(kept.join(file)).unwrap(), file);
+        }
+        assert!(!kept.join("m1.etcd/member/wal").exists());
+    }
+}
