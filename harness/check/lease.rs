@@ -2,7 +2,7 @@
 //! before the lease could have expired (its last renewal plus the TTL; etcd may keep it longer,
 //! e.g. leases are extended when leadership changes, never shorter).
 
-use crate::traffic::leases::LeaseRecord;
+use crate::history::LeaseRecord;
 
 /// Every violation, one line each.
 pub fn check(records: &[LeaseRecord]) -> Vec<String> {
@@ -46,7 +46,7 @@ pub fn check(records: &[LeaseRecord]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::traffic::leases::Observation;
+    use crate::history::lease::Observation;
 
     fn obs(at_ms: u64, present: bool) -> Observation {
         Observation {

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use crate::traffic::{Event, History, Outcome, Request};
+use crate::history::{Event, History, Outcome, Request};
 
 /// The register operation of one history event, with the value strings interned.
 #[derive(Clone, Debug, PartialEq, Eq)]

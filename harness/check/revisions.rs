@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::traffic::{History, Outcome, Request};
+use crate::history::{History, Outcome, Request};
 
 /// Every violation found, one line each.
 pub fn check(history: &History) -> Vec<String> {
@@ -59,7 +59,7 @@ pub fn check(history: &History) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::traffic::Event;
+    use crate::history::Event;
 
     fn ev(client: u32, request: Request, revision: i64, succeeded: Option<bool>) -> Event {
         Event {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::traffic::{History, Outcome, Request};
+use crate::history::{History, Outcome, Request};
 
 /// Every violation, one line each.
 pub fn check(history: &History) -> Vec<String> {
@@ -53,7 +53,7 @@ pub fn check(history: &History) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::traffic::Event;
+    use crate::history::Event;
 
     fn ev(t: (u64, u64), request: Request, outcome: Outcome) -> Event {
         Event {

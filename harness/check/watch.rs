@@ -4,8 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::traffic::watcher::WatchLog;
-use crate::traffic::{History, Outcome, Request};
+use crate::history::{History, Outcome, Request, WatchLog};
 
 /// Every violation, one line each.
 pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
@@ -85,8 +84,7 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::traffic::watcher::WatchEvent;
-    use crate::traffic::Event;
+    use crate::history::{Event, WatchEvent};
 
     fn put(key: &str, value: &str, revision: i64) -> Event {
         Event {

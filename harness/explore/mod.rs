@@ -1,14 +1,21 @@
 //! Randomized exploration: step sequences ([`plan`]) run as real cases under traffic
-//! ([`case`]), searched and shrunk with proptest ([`search`]), saved as replay files
-//! ([`replay`]), drawn as timelines ([`timeline`]).
+//! ([`case`]: each step [`translate`]d to operations, traffic in [`epoch`]s, a failure's
+//! [`artifacts`]), searched and shrunk with proptest ([`search`]), saved as replay files
+//! ([`replay`]), drawn as timelines ([`timeline`]) from the [`record`] of applied operations.
 
+pub mod artifacts;
 pub mod case;
+pub mod epoch;
 pub mod plan;
+pub mod record;
 pub mod replay;
 pub mod search;
+pub mod setup;
 pub mod timeline;
+pub mod translate;
 
-pub use case::{run_case, CaseOutcome, CaseSetup};
+pub use case::{run_case, CaseOutcome};
 pub use plan::{Step, Weights};
 pub use replay::Replay;
 pub use search::{explore, ExploreConfig, ExploreReport};
+pub use setup::{release_pairs, CaseSetup, NamedRelease, PairError};

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::case::CaseSetup;
 use super::plan::Step;
+use super::setup::CaseSetup;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Replay {

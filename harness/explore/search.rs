@@ -12,9 +12,10 @@ use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
 };
 
-use super::case::{run_case, CaseOutcome, CaseSetup};
+use super::case::{run_case, CaseOutcome};
 use super::plan::{sequence, Step, Weights};
 use super::replay::Replay;
+use super::setup::CaseSetup;
 use crate::release::ReleaseStore;
 
 #[derive(Clone, Debug)]
@@ -51,29 +52,8 @@ pub fn explore(
     cfg: &ExploreConfig,
     progress: &mut dyn Write,
 ) -> ExploreReport {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&cfg.seed.to_le_bytes());
-    let config = Config {
-        cases: cfg.cases,
-        max_shrink_time: cfg.shrink_budget.as_millis() as u32,
-        max_shrink_iters: 64,
-        failure_persistence: cfg.regressions.as_ref().map(|p| {
-            Box::new(FileFailurePersistence::Direct(Box::leak(
-                p.display().to_string().into_boxed_str(),
-            ))) as _
-        }),
-        rng_algorithm: RngAlgorithm::ChaCha,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
-    );
+    let rt = runtime();
+    let mut runner = test_runner(cfg);
     let started = Instant::now();
     let state = RefCell::new((
         ExploreReport::default(),
@@ -133,40 +113,78 @@ pub fn explore(
     let (mut report, last_failure, _, _) = state.into_inner();
     report.elapsed = started.elapsed();
     if let Err(TestError::Fail(reason, minimal)) = result {
-        let _ = std::fs::create_dir_all(&cfg.out_dir);
-        let path = cfg.out_dir.join(format!(
-            "replay-{}-{}-seed{}.json",
-            cfg.setup.older, cfg.setup.newer, cfg.seed
-        ));
-        let artifacts = match last_failure {
-            Some((steps, o)) if steps == minimal => o.artifacts,
-            Some((_, o)) => {
-                if let Some(d) = o.artifacts {
-                    let _ = std::fs::remove_dir_all(d);
-                }
-                None
-            }
-            None => None,
-        };
-        let replay = Replay {
-            seed: cfg.seed,
-            setup: cfg.setup.clone(),
-            inject_faults: cfg.inject_faults,
-            steps: minimal.clone(),
-            failure: reason.to_string(),
-        };
-        let _ = replay.write(&path);
-        report.failure = Some((minimal, reason.to_string(), path, artifacts));
+        report.failure = Some(save_failure(cfg, minimal, reason.to_string(), last_failure));
     }
     report
 }
 
-/// Runs a replay file's case once.
-pub fn replay(store: &ReleaseStore, r: &Replay) -> CaseOutcome {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// The 2-thread runtime cases run on (the machine's cores are shared with etcd).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("runtime");
-    rt.block_on(run_case(store, &r.setup, &r.steps, r.inject_faults))
+        .expect("runtime")
+}
+
+/// proptest's runner, drawing every case from `cfg.seed` (ChaCha, so a seed means the same
+/// sequences on every machine), within the shrink budget.
+fn test_runner(cfg: &ExploreConfig) -> TestRunner {
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&cfg.seed.to_le_bytes());
+    let config = Config {
+        cases: cfg.cases,
+        max_shrink_time: cfg.shrink_budget.as_millis() as u32,
+        max_shrink_iters: 64,
+        failure_persistence: cfg.regressions.as_ref().map(|p| {
+            Box::new(FileFailurePersistence::Direct(Box::leak(
+                p.display().to_string().into_boxed_str(),
+            ))) as _
+        }),
+        rng_algorithm: RngAlgorithm::ChaCha,
+        ..Config::default()
+    };
+    TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+    )
+}
+
+/// Writes the minimal case's replay file and keeps the artifacts of the last failing run if it
+/// was that case (else they belong to a bigger one: removed).
+fn save_failure(
+    cfg: &ExploreConfig,
+    minimal: Vec<Step>,
+    reason: String,
+    last_failure: Option<(Vec<Step>, CaseOutcome)>,
+) -> (Vec<Step>, String, PathBuf, Option<PathBuf>) {
+    let _ = std::fs::create_dir_all(&cfg.out_dir);
+    let path = cfg.out_dir.join(format!(
+        "replay-{}-{}-seed{}.json",
+        cfg.setup.older, cfg.setup.newer, cfg.seed
+    ));
+    let artifacts = match last_failure {
+        Some((steps, o)) if steps == minimal => o.artifacts,
+        Some((_, o)) => {
+            if let Some(d) = o.artifacts {
+                let _ = std::fs::remove_dir_all(d);
+            }
+            None
+        }
+        None => None,
+    };
+    let replay = Replay {
+        seed: cfg.seed,
+        setup: cfg.setup.clone(),
+        inject_faults: cfg.inject_faults,
+        steps: minimal.clone(),
+        failure: reason.clone(),
+    };
+    let _ = replay.write(&path);
+    (minimal, reason, path, artifacts)
+}
+
+/// Runs a replay file's case once.
+pub fn replay(store: &ReleaseStore, r: &Replay) -> CaseOutcome {
+    runtime().block_on(run_case(store, &r.setup, &r.steps, r.inject_faults))
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::case::Applied;
+use super::record::Applied;
 
 const PALETTE: [&str; 6] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948",
@@ -17,59 +17,99 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-pub fn svg(applied: &[Applied]) -> String {
-    let end = applied.iter().map(|a| a.end_ms).max().unwrap_or(1).max(1);
-    let mut members: Vec<String> = Vec::new();
-    let mut releases: Vec<String> = Vec::new();
-    for m in applied.iter().flat_map(|a| &a.members) {
-        if !members.contains(&m.name) {
-            members.push(m.name.clone());
+/// Left margin (member names), drawing width, row height, rows of operation labels.
+const LEFT: f64 = 90.0;
+const WIDTH: f64 = 900.0;
+const ROW: f64 = 28.0;
+const LABEL_ROWS: f64 = 3.0;
+
+/// The picture's scale and rows: every member and release that appears, in order of appearance.
+struct Layout {
+    end: u64,
+    members: Vec<String>,
+    releases: Vec<String>,
+}
+
+impl Layout {
+    fn new(applied: &[Applied]) -> Layout {
+        let end = applied.iter().map(|a| a.end_ms).max().unwrap_or(1).max(1);
+        let mut members: Vec<String> = Vec::new();
+        let mut releases: Vec<String> = Vec::new();
+        for m in applied.iter().flat_map(|a| &a.members) {
+            if !members.contains(&m.name) {
+                members.push(m.name.clone());
+            }
+            if !releases.contains(&m.release) {
+                releases.push(m.release.clone());
+            }
         }
-        if !releases.contains(&m.release) {
-            releases.push(m.release.clone());
+        Layout {
+            end,
+            members,
+            releases,
         }
     }
-    let (left, width, row) = (90.0, 900.0, 28.0);
-    let x = |ms: u64| left + width * ms as f64 / end as f64;
-    let label_rows = 3.0;
-    let height = row * (members.len() as f64 + 2.0 + label_rows) + 30.0;
+
+    fn x(&self, ms: u64) -> f64 {
+        LEFT + WIDTH * ms as f64 / self.end as f64
+    }
+
+    fn color(&self, release: &str) -> &'static str {
+        PALETTE[self.releases.iter().position(|r| r == release).unwrap_or(0) % PALETTE.len()]
+    }
+
+    fn rows(&self) -> f64 {
+        self.members.len() as f64
+    }
+}
+
+pub fn svg(applied: &[Applied]) -> String {
+    let l = Layout::new(applied);
+    let height = ROW * (l.rows() + 2.0 + LABEL_ROWS) + 30.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{height}" font-family="monospace" font-size="11">"#,
-        left + width + 20.0
+        LEFT + WIDTH + 20.0
     );
-    let _ = writeln!(out, r#"<text x="4" y="{}">cluster</text>"#, row * 0.7);
-    for (i, m) in members.iter().enumerate() {
+    let _ = writeln!(out, r#"<text x="4" y="{}">cluster</text>"#, ROW * 0.7);
+    for (i, m) in l.members.iter().enumerate() {
         let _ = writeln!(
             out,
             r#"<text x="4" y="{}">{}</text>"#,
-            row * (i as f64 + 1.7),
+            ROW * (i as f64 + 1.7),
             esc(m)
         );
     }
-    // The state after each step holds until the next step ends.
+    states(&mut out, &l, applied);
+    marks(&mut out, &l, applied);
+    legend(&mut out, &l);
+    out
+}
+
+/// The state after each step holds until the next step ends: the cluster version on the top
+/// row, each member's release (color), state (faded: paused, grey: down) and leadership.
+fn states(out: &mut String, l: &Layout, applied: &[Applied]) {
     for (k, a) in applied.iter().enumerate() {
-        let t1 = applied.get(k + 1).map_or(end, |n| n.end_ms);
-        let (x0, x1) = (x(a.end_ms), x(t1));
+        let t1 = applied.get(k + 1).map_or(l.end, |n| n.end_ms);
+        let (x0, x1) = (l.x(a.end_ms), l.x(t1));
         let w = (x1 - x0).max(1.0);
         if let Some(cv) = &a.cluster_version {
             let _ = writeln!(
                 out,
                 r##"<rect x="{x0}" y="4" width="{w}" height="{}" fill="#e8e8e8" stroke="#fff"/><text x="{}" y="{}">{}</text>"##,
-                row - 8.0,
+                ROW - 8.0,
                 x0 + 2.0,
-                row * 0.7,
+                ROW * 0.7,
                 esc(cv)
             );
         }
         for m in &a.members {
-            let Some(i) = members.iter().position(|n| n == &m.name) else {
+            let Some(i) = l.members.iter().position(|n| n == &m.name) else {
                 continue;
             };
-            let y = row * (i as f64 + 1.0) + 4.0;
-            let color =
-                PALETTE[releases.iter().position(|r| r == &m.release).unwrap_or(0) % PALETTE.len()];
+            let y = ROW * (i as f64 + 1.0) + 4.0;
+            let color = l.color(&m.release);
             let (fill, opacity) = match m.state {
                 "running" => (color, 1.0),
                 "paused" => (color, 0.35),
@@ -83,7 +123,7 @@ pub fn svg(applied: &[Applied]) -> String {
             let _ = writeln!(
                 out,
                 r#"<rect x="{x0}" y="{y}" width="{w}" height="{}" fill="{fill}" fill-opacity="{opacity}"{stroke}><title>{} {} {}{}</title></rect>"#,
-                row - 8.0,
+                ROW - 8.0,
                 esc(&m.name),
                 esc(&m.release),
                 m.state,
@@ -91,8 +131,11 @@ pub fn svg(applied: &[Applied]) -> String {
             );
         }
     }
-    // Operations: a mark on the row of the member they name (else the cluster row), red if the
-    // step failed, labelled underneath.
+}
+
+/// Operations: a mark on the row of the member they name (else the cluster row), red if the
+/// step failed, labelled underneath.
+fn marks(out: &mut String, l: &Layout, applied: &[Applied]) {
     for a in applied {
         let color = if a.outcome.is_err() {
             "#d62728"
@@ -100,26 +143,27 @@ pub fn svg(applied: &[Applied]) -> String {
             "#222"
         };
         let op = a.op.rsplit(": ").next().unwrap_or(&a.op);
-        let row_of = members
+        let row_of = l
+            .members
             .iter()
             .position(|m| op.split(|c: char| !c.is_alphanumeric()).any(|w| w == m));
-        let y = row * row_of.map_or(0.0, |i| i as f64 + 1.0) + 2.0;
+        let y = ROW * row_of.map_or(0.0, |i| i as f64 + 1.0) + 2.0;
         let detail = match &a.outcome {
             Ok(s) | Err(s) => s.clone(),
         };
+        let x = l.x(a.start_ms);
         let _ = writeln!(
             out,
-            r#"<line x1="{0}" x2="{0}" y1="{y}" y2="{1}" stroke="{color}" stroke-width="3"><title>{2} ({3}–{4} ms): {5}</title></line>"#,
-            x(a.start_ms),
-            y + row - 4.0,
+            r#"<line x1="{x}" x2="{x}" y1="{y}" y2="{}" stroke="{color}" stroke-width="3"><title>{} ({}–{} ms): {}</title></line>"#,
+            y + ROW - 4.0,
             esc(&a.op),
             a.start_ms,
             a.end_ms,
             esc(&detail)
         );
-        let ly = row * (members.len() as f64 + 1.6) + 11.0 * (a.step % label_rows as usize) as f64;
+        let ly = ROW * (l.rows() + 1.6) + 11.0 * (a.step % LABEL_ROWS as usize) as f64;
         // Labels near the right edge end at their mark instead of running off the picture.
-        let anchor = if x(a.start_ms) > left + width * 0.75 {
+        let anchor = if x > LEFT + WIDTH * 0.75 {
             "end"
         } else {
             "start"
@@ -127,19 +171,18 @@ pub fn svg(applied: &[Applied]) -> String {
         let _ = writeln!(
             out,
             r#"<text x="{}" y="{ly}" fill="{color}" font-size="9" text-anchor="{anchor}">{}</text>"#,
-            x(a.start_ms) + 2.0,
+            x + 2.0,
             esc(op)
         );
     }
-    let ly = row * (members.len() as f64 + 1.0 + label_rows) + 24.0;
-    let legend = releases.iter().map(|r| {
-        (
-            r.as_str(),
-            PALETTE[releases.iter().position(|x| x == r).unwrap_or(0) % PALETTE.len()],
-        )
-    });
-    for (i, (r, c)) in legend.chain([("down", "#bbbbbb")]).enumerate() {
-        let lx = left + 110.0 * i as f64;
+}
+
+/// One swatch per release and one for down members, and how to read the rest.
+fn legend(out: &mut String, l: &Layout) {
+    let ly = ROW * (l.rows() + 1.0 + LABEL_ROWS) + 24.0;
+    let swatches = l.releases.iter().map(|r| (r.as_str(), l.color(r)));
+    for (i, (r, c)) in swatches.chain([("down", "#bbbbbb")]).enumerate() {
+        let lx = LEFT + 110.0 * i as f64;
         let _ = writeln!(
             out,
             r#"<rect x="{lx}" y="{}" width="12" height="12" fill="{c}"/><text x="{}" y="{ly}">{}</text>"#,
@@ -150,16 +193,16 @@ pub fn svg(applied: &[Applied]) -> String {
     }
     let _ = writeln!(
         out,
-        r#"<text x="{}" y="{ly}">leader: black border; paused: faded; {end} ms</text></svg>"#,
-        left + width - 330.0
+        r#"<text x="{}" y="{ly}">leader: black border; paused: faded; {} ms</text></svg>"#,
+        LEFT + WIDTH - 330.0,
+        l.end
     );
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explore::case::MemberState;
+    use crate::explore::record::MemberState;
 
     fn applied(step: usize, op: &str, t: (u64, u64), ok: bool, members: &str) -> Applied {
         Applied {

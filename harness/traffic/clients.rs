@@ -13,7 +13,7 @@ use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, T
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::history::{Event, History, Outcome, Request};
+use crate::history::{Event, History, Outcome, Request};
 
 /// The traffic's knobs.
 #[derive(Clone, Debug)]

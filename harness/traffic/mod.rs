@@ -1,10 +1,9 @@
-//! Traffic: concurrent KV clients ([`clients`]) and the history they record ([`history`]), a
-//! watcher that follows their keys ([`watcher`]), a lease client ([`leases`]).
+//! Traffic: concurrent KV clients ([`clients`]), a watcher that follows their keys
+//! ([`watcher`]), a lease client ([`leases`]). What they record is plain data in
+//! [`crate::history`].
 
 pub mod clients;
-pub mod history;
 pub mod leases;
 pub mod watcher;
 
 pub use clients::{Endpoints, Traffic, TrafficConfig};
-pub use history::{Event, History, Outcome, Request};

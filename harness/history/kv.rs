@@ -1,4 +1,4 @@
-//! The recorded history: every request a client issued, when it was invoked and when it
+//! The recorded KV history: every request a client issued, when it was invoked and when it
 //! completed, and what came back. The traffic writes it; the checkers read it; the file format
 //! is JSON lines, one [`Event`] per line.
 

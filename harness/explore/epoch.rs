@@ -1,0 +1,193 @@
+//! An epoch: one stretch of traffic between restores, with its KV clients, watcher and lease
+//! client, each on its own key prefix. A disaster restore loses the writes after its snapshot by
+//! design, so each epoch's record is closed, read back and checked on its own before the next
+//! starts.
+
+use std::time::{Duration, Instant};
+
+use super::setup::CaseSetup;
+use crate::check::chain;
+use crate::cluster::Cluster;
+use crate::history::{Event, History, LeaseRecord, Outcome, Request, WatchLog};
+use crate::traffic::leases::LeaseClient;
+use crate::traffic::watcher::Watcher;
+use crate::traffic::{Endpoints, Traffic, TrafficConfig};
+
+/// How long the linearizability search may take per key.
+const LINEARIZABLE_BUDGET: Duration = Duration::from_secs(20);
+
+/// Running traffic of one epoch.
+pub struct Epoch {
+    traffic: Traffic,
+    watcher: Watcher,
+    leases: LeaseClient,
+    prefix: String,
+}
+
+/// Everything the epochs recorded, for the checks and the artifacts.
+#[derive(Default)]
+pub struct Recorded {
+    pub history: History,
+    pub watches: Vec<WatchLog>,
+    pub leases: Vec<LeaseRecord>,
+}
+
+/// The members traffic may use now: the live ones. Called after every operation.
+pub fn refresh(endpoints: &Endpoints, cluster: &Cluster) {
+    let live: Vec<(String, String)> = cluster
+        .live()
+        .into_iter()
+        .map(|i| {
+            (
+                cluster.member(i).name.clone(),
+                cluster.member(i).client_url.clone(),
+            )
+        })
+        .collect();
+    *endpoints.write().unwrap() = live;
+}
+
+/// Microseconds on the case's clock.
+fn now_us(started: Instant) -> u64 {
+    started.elapsed().as_micros() as u64
+}
+
+impl Epoch {
+    /// Starts epoch number `n`'s traffic (keys `k/<n>/…`, leases `k/L<n>/…`), every random
+    /// choice drawn from the case's traffic seed.
+    pub fn start(setup: &CaseSetup, endpoints: &Endpoints, n: usize, started: Instant) -> Epoch {
+        let prefix = format!("k/{n}/");
+        let cfg = TrafficConfig {
+            clients: setup.clients,
+            rate: setup.rate,
+            keys: setup.keys,
+            seed: setup.traffic_seed.wrapping_add(n as u64),
+            request_timeout: Duration::from_secs(3),
+            prefix: prefix.clone(),
+        };
+        Epoch {
+            traffic: Traffic::start(endpoints.clone(), cfg, started),
+            watcher: Watcher::start(endpoints.clone(), prefix.clone(), started),
+            leases: LeaseClient::start(
+                endpoints.clone(),
+                format!("k/L{n}/"),
+                setup.traffic_seed,
+                started,
+            ),
+            prefix,
+        }
+    }
+
+    /// Ends the epoch: stops its traffic, reads every key back through every live member (so a
+    /// lost acknowledged write shows up as a read the history cannot explain), checks the
+    /// history, the watch and the leases, and adds them to `all`. Without a `quorum` the reads
+    /// could only time out: they are skipped (the case failed before healing).
+    pub async fn close(
+        self,
+        cluster: &Cluster,
+        quorum: bool,
+        keys: usize,
+        started: Instant,
+        all: &mut Recorded,
+    ) -> Option<String> {
+        let mut history = match self.traffic.stop().await {
+            Ok(h) => h,
+            Err(e) => return Some(e),
+        };
+        let leases = match self.leases.stop().await {
+            Ok(l) => l,
+            Err(e) => return Some(e),
+        };
+        let readers = if quorum { cluster.live() } else { Vec::new() };
+        let end_revision = match readers.first() {
+            Some(&i) => sentinel(cluster, i, &self.prefix, started, &mut history).await,
+            None => 0,
+        };
+        let watch = match self.watcher.stop_at(end_revision).await {
+            Ok(w) => w,
+            Err(e) => return Some(format!("{}: {e}", self.prefix)),
+        };
+        for i in readers {
+            read_back(cluster, i, &self.prefix, keys, started, &mut history).await;
+        }
+        let verdict = chain::first_failure(&history, &watch, &leases, LINEARIZABLE_BUDGET);
+        for (k, explored) in &verdict.gave_up {
+            tracing::warn!("linearizability of {k:?}: gave up after {explored} states");
+        }
+        all.history.events.extend(history.events);
+        all.watches.push(watch);
+        all.leases.extend(leases);
+        verdict.failure.map(|f| format!("{}: {f}", self.prefix))
+    }
+}
+
+/// A sentinel write under the watched prefix through member `i` marks the end: the watch
+/// must deliver it, and with it every acknowledged write before it. Its revision (0 if the
+/// write failed: then the watch is only stopped).
+async fn sentinel(
+    cluster: &Cluster,
+    i: usize,
+    prefix: &str,
+    started: Instant,
+    history: &mut History,
+) -> i64 {
+    let m = cluster.member(i);
+    let key = format!("{prefix}end");
+    let invoke_us = now_us(started);
+    let Ok(revision) = m.put(&key, "end-of-epoch").await else {
+        return 0;
+    };
+    history.events.push(Event {
+        client: u32::MAX,
+        member: m.name.clone(),
+        invoke_us,
+        complete_us: now_us(started),
+        request: Request::Put {
+            key,
+            value: "end-of-epoch".into(),
+        },
+        outcome: Outcome::Ok {
+            revision,
+            value: None,
+            succeeded: None,
+        },
+    });
+    revision
+}
+
+/// Reads every key of the epoch through member `i` into the history, as linearizable gets.
+async fn read_back(
+    cluster: &Cluster,
+    i: usize,
+    prefix: &str,
+    keys: usize,
+    started: Instant,
+    history: &mut History,
+) {
+    let m = cluster.member(i);
+    for k in 0..keys {
+        let key = format!("{prefix}{k}");
+        let invoke_us = now_us(started);
+        let outcome = match m.get(&key).await {
+            Ok(value) => Outcome::Ok {
+                revision: 0,
+                value,
+                succeeded: None,
+            },
+            Err(e) => Outcome::Failed {
+                error: e.to_string(),
+            },
+        };
+        history.events.push(Event {
+            client: u32::MAX,
+            member: m.name.clone(),
+            invoke_us,
+            complete_us: now_us(started),
+            request: Request::Get {
+                key,
+                serializable: false,
+            },
+            outcome,
+        });
+    }
+}

@@ -1,0 +1,463 @@
+//! What a step means in the state it meets: the operations it becomes, or none. Steps name
+//! members by position and adapt (killing a member that is down does nothing), so any
+//! subsequence of a failing case still runs and proptest can shrink it.
+//!
+//! Pure: it reads a [`View`] (each member's name, release and state, and the model), never the
+//! live cluster, so every rule here is tested without one.
+
+use super::plan::Step;
+use super::setup::CaseSetup;
+use crate::model::{rules, Model};
+use crate::ops::op::{Backup, Data, Fault, Lifecycle, Membership};
+use crate::ops::{Op, Target};
+use crate::release::Version;
+
+/// How long a network fault lasts before it is repaired.
+const FAULT_MS: u64 = 1500;
+
+/// One member as translation needs it, in the cluster's order (positions index this list).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberView {
+    pub name: String,
+    /// The release it runs (or last ran), as the case names releases.
+    pub release: String,
+    /// What that release's `etcd` reports: start rules key on it.
+    pub version: Version,
+    /// Running, as the model knows it.
+    pub running: bool,
+    /// SIGSTOPped (the process runs, but serves nothing).
+    pub paused: bool,
+}
+
+/// The state a step is translated in.
+#[derive(Clone, Copy, Debug)]
+pub struct View<'a> {
+    pub members: &'a [MemberView],
+    pub model: &'a Model,
+}
+
+/// What translation remembers from earlier steps of the case.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Memory {
+    /// Members replaced so far: names the next one (`r1`, `r2`…).
+    pub replaced: usize,
+    /// A snapshot was saved (a disaster restore has something to restore).
+    pub have_snapshot: bool,
+}
+
+fn named(n: &str) -> Target {
+    Target::Named(n.to_string())
+}
+
+impl View<'_> {
+    /// The member at position `i` (wrapping), if there are any.
+    fn member(&self, i: u8) -> Option<&MemberView> {
+        (!self.members.is_empty()).then(|| &self.members[i as usize % self.members.len()])
+    }
+
+    /// The name of the member at `i` if it runs.
+    fn running(&self, i: u8) -> Option<&str> {
+        self.member(i)
+            .filter(|m| m.running)
+            .map(|m| m.name.as_str())
+    }
+
+    fn quorum(&self) -> bool {
+        self.model.has_quorum()
+    }
+
+    fn all_running(&self) -> bool {
+        self.model.members.values().all(|m| m.running)
+    }
+
+    /// Member `i` onto release `to`: an in-place upgrade while it runs (with a quorum to rejoin),
+    /// a start on the new binary while it is down, nothing if it already runs `to`.
+    fn swap(&self, i: u8, to: &str) -> Vec<Op> {
+        match self.member(i) {
+            Some(m) if m.release == to => vec![],
+            Some(m) if m.running && self.quorum() => vec![Op::Lifecycle(Lifecycle::Upgrade {
+                member: named(&m.name),
+                release: to.into(),
+                downgrade: false,
+            })],
+            Some(m) if !m.running => vec![Op::Lifecycle(Lifecycle::Start {
+                member: named(&m.name),
+                release: Some(to.into()),
+                flags: None,
+            })],
+            _ => vec![],
+        }
+    }
+
+    /// Starts a stopped member with its release, or with the newer one if the model predicts
+    /// its own would be refused (a downgrade that could not happen).
+    fn start(&self, setup: &CaseSetup, name: &str) -> Op {
+        let refused = self
+            .members
+            .iter()
+            .find(|m| m.name == name)
+            .is_some_and(|m| {
+                rules::may_start(&m.version, self.model.cluster_version, false, &[]).is_err()
+            });
+        Op::Lifecycle(Lifecycle::Start {
+            member: named(name),
+            release: refused.then(|| setup.newer.clone()),
+            flags: None,
+        })
+    }
+
+    /// A restore restarts every member on its own binary: only when each would be allowed to.
+    fn restorable(&self) -> bool {
+        self.model.members.values().all(|m| {
+            m.started_once
+                && rules::may_start(&m.binary, self.model.cluster_version, false, &[]).is_ok()
+        })
+    }
+}
+
+/// The operations `step` means in `view` (empty: nothing to do).
+pub fn translate(view: &View, setup: &CaseSetup, step: &Step, memory: &mut Memory) -> Vec<Op> {
+    let quorum = view.quorum();
+    let on_running = |i: &u8, op: fn(Target) -> Op| -> Vec<Op> {
+        view.running(*i).map(|n| op(named(n))).into_iter().collect()
+    };
+    match step {
+        Step::Upgrade(i) => view.swap(*i, &setup.newer),
+        Step::Downgrade(i) => view.swap(*i, &setup.older),
+        Step::RollingUpgrade => (0..view.members.len() as u8)
+            .flat_map(|i| view.swap(i, &setup.newer))
+            .collect(),
+        Step::KillLeader if quorum => vec![Op::Lifecycle(Lifecycle::Kill {
+            member: Target::Leader,
+        })],
+        Step::Kill(i) => on_running(i, |member| Op::Lifecycle(Lifecycle::Kill { member })),
+        Step::Restart(i) => match view.member(*i) {
+            Some(m) if m.running => vec![
+                Op::Lifecycle(Lifecycle::Stop {
+                    member: named(&m.name),
+                }),
+                Op::Lifecycle(Lifecycle::Start {
+                    member: named(&m.name),
+                    release: None,
+                    flags: None,
+                }),
+            ],
+            Some(m) => vec![view.start(setup, &m.name)],
+            None => vec![],
+        },
+        Step::Pause(i) => view
+            .running(*i)
+            .map(|n| {
+                vec![
+                    Op::Lifecycle(Lifecycle::Pause { member: named(n) }),
+                    Op::Lifecycle(Lifecycle::Resume { member: named(n) }),
+                ]
+            })
+            .unwrap_or_default(),
+        Step::MoveLeader if quorum => vec![Op::Lifecycle(Lifecycle::MoveLeaderAway {
+            member: Target::Leader,
+        })],
+        Step::SnapshotSave if quorum => vec![Op::Backup(Backup::SnapshotSave {
+            name: "last".into(),
+            from: Target::Leader,
+        })],
+        Step::DisasterRestore if memory.have_snapshot && view.restorable() => {
+            disaster_restore(view)
+        }
+        Step::MemberReplace(i) if view.all_running() => member_replace(view, *i, memory),
+        Step::Partition(i) if quorum => on_running(i, |member| {
+            Op::Fault(Fault::Partition {
+                member,
+                millis: FAULT_MS,
+            })
+        }),
+        Step::PartitionLeader if quorum => vec![Op::Fault(Fault::Partition {
+            member: Target::Leader,
+            millis: FAULT_MS,
+        })],
+        Step::DropLink(a, b) if quorum => match (view.running(*a), view.running(*b)) {
+            (Some(x), Some(y)) if x != y => vec![Op::Fault(Fault::DropLink {
+                from: named(x),
+                to: named(y),
+                millis: FAULT_MS,
+            })],
+            _ => vec![],
+        },
+        Step::Slow(i) if quorum => on_running(i, |member| {
+            Op::Fault(Fault::Slow {
+                member,
+                delay_ms: 100,
+                millis: FAULT_MS,
+            })
+        }),
+        Step::Compact if quorum => vec![Op::Data(Data::Compact)],
+        Step::Defrag(i) if quorum => on_running(i, |member| Op::Data(Data::Defrag { member })),
+        Step::CorruptValue(i) if quorum && view.all_running() => {
+            on_running(i, |member| Op::Fault(Fault::CorruptValue { member }))
+        }
+        _ => vec![],
+    }
+}
+
+/// With everyone up, the majority is lost for real first (a follower, then the leader, killed);
+/// then every member is restored from the last snapshot.
+fn disaster_restore(view: &View) -> Vec<Op> {
+    let restore = Op::Backup(Backup::Restore {
+        name: "last".into(),
+    });
+    if view.all_running() {
+        vec![
+            Op::Lifecycle(Lifecycle::Kill {
+                member: Target::Follower,
+            }),
+            Op::Lifecycle(Lifecycle::Kill {
+                member: Target::Leader,
+            }),
+            restore,
+        ]
+    } else {
+        vec![restore]
+    }
+}
+
+/// Removes member `i` and adds a fresh one (`r1`, `r2`…) of the same release.
+fn member_replace(view: &View, i: u8, memory: &mut Memory) -> Vec<Op> {
+    let Some(m) = view.member(i) else {
+        return vec![];
+    };
+    memory.replaced += 1;
+    vec![
+        Op::Membership(Membership::Remove {
+            member: named(&m.name),
+        }),
+        Op::Membership(Membership::Add {
+            name: format!("r{}", memory.replaced),
+            release: m.release.clone(),
+            via: None,
+            no_start: false,
+            learner: false,
+            flags: vec![],
+        }),
+    ]
+}
+
+/// Brings every member back: resume the paused, start the stopped (that ever ran).
+pub fn heal(view: &View, setup: &CaseSetup) -> Vec<Op> {
+    let mut ops = Vec::new();
+    for m in view.members {
+        let known = view.model.members.get(&m.name);
+        if m.paused {
+            ops.push(Op::Lifecycle(Lifecycle::Resume {
+                member: named(&m.name),
+            }));
+        } else if known.is_some_and(|k| !k.running && k.started_once) {
+            ops.push(view.start(setup, &m.name));
+        }
+    }
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLDER: &str = "3.4.23";
+    const NEWER: &str = "3.5.16";
+
+    fn setup() -> CaseSetup {
+        CaseSetup {
+            older: OLDER.into(),
+            newer: NEWER.into(),
+            members: 3,
+            traffic_seed: 1,
+            clients: 1,
+            rate: 0,
+            keys: 1,
+        }
+    }
+
+    /// Three members `m1..m3` on the given releases, all running, as booted.
+    fn cluster(releases: [&str; 3]) -> (Vec<MemberView>, Model) {
+        let members: Vec<MemberView> = releases
+            .iter()
+            .enumerate()
+            .map(|(i, r)| MemberView {
+                name: format!("m{}", i + 1),
+                release: r.to_string(),
+                version: r.parse().unwrap(),
+                running: true,
+                paused: false,
+            })
+            .collect();
+        let model = Model::bootstrap(members.iter().map(|m| (m.name.clone(), m.version.clone())));
+        (members, model)
+    }
+
+    fn stop(members: &mut [MemberView], model: &mut Model, i: usize) {
+        members[i].running = false;
+        model.stop(&members[i].name);
+    }
+
+    fn ops(members: &[MemberView], model: &Model, step: Step, memory: &mut Memory) -> Vec<String> {
+        let view = View { members, model };
+        translate(&view, &setup(), &step, memory)
+            .iter()
+            .map(|o| o.to_string())
+            .collect()
+    }
+
+    fn one(members: &[MemberView], model: &Model, step: Step) -> Vec<String> {
+        ops(members, model, step, &mut Memory::default())
+    }
+
+    #[test]
+    fn a_kill_of_a_down_member_does_nothing() {
+        let (mut members, mut model) = cluster([OLDER; 3]);
+        stop(&mut members, &mut model, 1);
+        assert!(one(&members, &model, Step::Kill(1)).is_empty());
+        assert_eq!(one(&members, &model, Step::Kill(2)), ["kill m3"]);
+        // Positions wrap: 4 is m2 again.
+        assert!(one(&members, &model, Step::Kill(4)).is_empty());
+    }
+
+    #[test]
+    fn an_upgrade_of_a_member_on_the_newer_release_does_nothing() {
+        let (members, model) = cluster([NEWER, OLDER, OLDER]);
+        assert!(one(&members, &model, Step::Upgrade(0)).is_empty());
+        let up = one(&members, &model, Step::Upgrade(1));
+        assert_eq!(up.len(), 1);
+        assert!(
+            up[0].starts_with("upgrade m2") && up[0].contains(NEWER),
+            "{up:?}"
+        );
+    }
+
+    #[test]
+    fn an_upgrade_of_a_down_member_starts_it_on_the_newer_release() {
+        let (mut members, mut model) = cluster([OLDER; 3]);
+        stop(&mut members, &mut model, 0);
+        let view = View {
+            members: &members,
+            model: &model,
+        };
+        let got = translate(&view, &setup(), &Step::Upgrade(0), &mut Memory::default());
+        assert_eq!(
+            got,
+            [Op::Lifecycle(Lifecycle::Start {
+                member: named("m1"),
+                release: Some(NEWER.into()),
+                flags: None,
+            })]
+        );
+    }
+
+    #[test]
+    fn a_rolling_upgrade_swaps_every_member_in_order() {
+        let (members, model) = cluster([OLDER, NEWER, OLDER]);
+        let view = View {
+            members: &members,
+            model: &model,
+        };
+        let got = translate(
+            &view,
+            &setup(),
+            &Step::RollingUpgrade,
+            &mut Memory::default(),
+        );
+        let upgraded: Vec<&Target> = got
+            .iter()
+            .map(|o| match o {
+                Op::Lifecycle(Lifecycle::Upgrade {
+                    member,
+                    release,
+                    downgrade: false,
+                }) if release == NEWER => member,
+                other => panic!("not an upgrade to {NEWER}: {other}"),
+            })
+            .collect();
+        assert_eq!(upgraded, [&named("m1"), &named("m3")]);
+    }
+
+    #[test]
+    fn a_disaster_restore_needs_a_snapshot() {
+        let (members, model) = cluster([OLDER; 3]);
+        assert!(one(&members, &model, Step::DisasterRestore).is_empty());
+        let mut memory = Memory {
+            have_snapshot: true,
+            ..Memory::default()
+        };
+        assert_eq!(
+            ops(&members, &model, Step::DisasterRestore, &mut memory),
+            ["kill follower", "kill leader", "restore last"]
+        );
+    }
+
+    #[test]
+    fn a_member_replace_only_when_all_run() {
+        let (mut members, mut model) = cluster([OLDER; 3]);
+        let mut memory = Memory::default();
+        let got = ops(&members, &model, Step::MemberReplace(2), &mut memory);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].contains("m3") && got[1].contains("r1"), "{got:?}");
+        assert_eq!(memory.replaced, 1);
+        stop(&mut members, &mut model, 0);
+        assert!(ops(&members, &model, Step::MemberReplace(2), &mut memory).is_empty());
+        assert_eq!(memory.replaced, 1, "nothing replaced, no name used");
+    }
+
+    #[test]
+    fn faults_need_a_quorum() {
+        let (mut members, mut model) = cluster([OLDER; 3]);
+        stop(&mut members, &mut model, 0);
+        stop(&mut members, &mut model, 1);
+        for step in [
+            Step::KillLeader,
+            Step::Partition(2),
+            Step::PartitionLeader,
+            Step::Slow(2),
+            Step::Compact,
+            Step::SnapshotSave,
+            Step::Upgrade(2),
+        ] {
+            assert!(one(&members, &model, step.clone()).is_empty(), "{step}");
+        }
+        // A restart of a down member is how a quorum comes back.
+        assert_eq!(one(&members, &model, Step::Restart(0)).len(), 1);
+    }
+
+    #[test]
+    fn a_down_member_refused_its_release_starts_on_the_newer() {
+        let (mut members, mut model) = cluster([NEWER, NEWER, OLDER]);
+        // m3 (older) stops; the others being newer, the cluster version rises to 3.5.
+        stop(&mut members, &mut model, 2);
+        model.cluster_version = Some("3.5.16".parse::<Version>().unwrap().minor_version());
+        let view = View {
+            members: &members,
+            model: &model,
+        };
+        assert_eq!(
+            heal(&view, &setup()),
+            [Op::Lifecycle(Lifecycle::Start {
+                member: named("m3"),
+                release: Some(NEWER.into()),
+                flags: None,
+            })]
+        );
+    }
+
+    #[test]
+    fn heal_resumes_the_paused() {
+        let (mut members, model) = cluster([OLDER; 3]);
+        members[1].paused = true;
+        let view = View {
+            members: &members,
+            model: &model,
+        };
+        assert_eq!(
+            heal(&view, &setup()),
+            [Op::Lifecycle(Lifecycle::Resume {
+                member: named("m2")
+            })]
+        );
+    }
+}
