@@ -67,36 +67,7 @@ enum Command {
         data_root: Option<PathBuf>,
     },
     /// Randomized exploration of a release pair under traffic, shrunk to a minimal failure.
-    Explore {
-        /// The pair (or set: adjacent pairs) under test, oldest first: 3.4.23,3.5.16.
-        #[arg(long, default_value = "3.4.23,3.5.16")]
-        releases: String,
-        #[arg(long, default_value_t = 10)]
-        cases: u32,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Wall-clock budget for running cases, e.g. 10m, 90s.
-        #[arg(long, default_value = "10m", value_parser = parse_duration)]
-        time_budget: Duration,
-        /// Wall-clock budget for shrinking a failure.
-        #[arg(long, default_value = "10m", value_parser = parse_duration)]
-        shrink_budget: Duration,
-        /// Longest step sequence.
-        #[arg(long, default_value_t = 8)]
-        max_steps: usize,
-        /// Concurrent traffic clients.
-        #[arg(long, default_value_t = 16)]
-        clients: usize,
-        /// Traffic requests per second over all clients (0: as fast as answered).
-        #[arg(long, default_value_t = 0)]
-        rate: u32,
-        /// Also draw fault-injection steps (on-disk corruption) to see the checks catch them.
-        #[arg(long)]
-        inject_faults: bool,
-        /// Where replay files go.
-        #[arg(long, default_value = "explore-out")]
-        out: PathBuf,
-    },
+    Explore(ExploreArgs),
     /// Measure traffic: drive a healthy cluster for a while, check the history, print rates.
     Traffic {
         #[arg(long, default_value = "3.5.16")]
@@ -120,6 +91,39 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+/// `explore`'s options.
+#[derive(clap::Args)]
+struct ExploreArgs {
+    /// The pair (or set: adjacent pairs) under test, oldest first: 3.4.23,3.5.16.
+    #[arg(long, default_value = "3.4.23,3.5.16")]
+    releases: String,
+    #[arg(long, default_value_t = 10)]
+    cases: u32,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Wall-clock budget for running cases, e.g. 10m, 90s.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    time_budget: Duration,
+    /// Wall-clock budget for shrinking a failure.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    shrink_budget: Duration,
+    /// Longest step sequence.
+    #[arg(long, default_value_t = 8)]
+    max_steps: usize,
+    /// Concurrent traffic clients.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// Traffic requests per second over all clients (0: as fast as answered).
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
+    /// Also draw fault-injection steps (on-disk corruption) to see the checks catch them.
+    #[arg(long)]
+    inject_faults: bool,
+    /// Where replay files go.
+    #[arg(long, default_value = "explore-out")]
+    out: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -172,28 +176,7 @@ fn open_store(cli: &Cli) -> Result<ReleaseStore> {
 fn run(cli: Cli) -> Result<()> {
     let store = open_store(&cli)?;
     match cli.command {
-        Command::Fetch { versions, all } => {
-            let versions: Vec<String> = if all || versions.is_empty() {
-                store
-                    .lock()
-                    .versions()
-                    .iter()
-                    .map(|v| v.to_string())
-                    .collect()
-            } else {
-                versions
-            };
-            for v in versions {
-                eprintln!("fetching etcd {v}…");
-                let r = store.resolve(&v)?;
-                println!(
-                    "{:<8} {:<34} {}",
-                    r.name,
-                    r.source,
-                    r.etcd().parent().unwrap().display()
-                );
-            }
-        }
+        Command::Fetch { versions, all } => fetch(&store, versions, all)?,
         Command::Releases => print_releases(&store),
         Command::Lock {
             command:
@@ -203,211 +186,274 @@ fn run(cli: Cli) -> Result<()> {
                     wheel,
                     wheel_dir,
                 },
-        } => {
-            let version: Version = version.parse()?;
-            let from = match (deb, wheel) {
-                (Some(d), _) => {
-                    let (suite, package_version) = d
-                        .split_once('=')
-                        .with_context(|| format!("--deb {d:?}: expected SUITE=PACKAGE_VERSION"))?;
-                    PinFrom::Deb {
-                        suite: suite.into(),
-                        package_version: package_version.into(),
-                    }
-                }
-                (None, Some(requirement)) => PinFrom::Wheel {
-                    requirement,
-                    dir: wheel_dir,
-                },
-                (None, None) => PinFrom::Github,
-            };
-            let pinned = pin::pin(&store, &version, &from)?;
-            pin::write(store.lock(), &pinned)?;
-            println!(
-                "pinned etcd {version} ({}) in {}",
-                pinned.sources[0].label(),
-                store.lock().path.display()
-            );
-        }
+        } => lock_add(&store, version, deb, wheel, wheel_dir)?,
         Command::Up {
             members,
             release,
             enable_v2,
             data_root,
-        } => {
-            let names: Vec<&str> = release.split(',').map(str::trim).collect();
-            let names: Vec<&str> = match names.len() {
-                1 => vec![names[0]; members],
-                n if n == members => names,
-                n => bail!("--release lists {n} releases for {members} members"),
-            };
-            let mut releases: Vec<Release> = Vec::new();
-            for n in names {
-                releases.push(store.resolve(n)?);
-            }
-            let mut builder = ClusterBuilder::new(releases).enable_v2(enable_v2);
-            if let Some(root) = data_root {
-                builder = builder.data_root(root);
-            }
-            tokio::runtime::Runtime::new()?.block_on(up(builder))?;
-        }
-        Command::Explore {
-            releases,
-            cases,
-            seed,
-            time_budget,
-            shrink_budget,
-            max_steps,
-            clients,
-            rate,
-            inject_faults,
-            out,
-        } => {
-            let mut list = Vec::new();
-            for r in releases.split(',').map(str::trim).filter(|r| !r.is_empty()) {
-                list.push((r.to_string(), store.resolve(r)?.version));
-            }
-            let pairs = explore::release_pairs(&list).context("--releases")?;
-            let mut failed = false;
-            for (older, newer) in &pairs {
-                let cfg = ExploreConfig {
-                    setup: CaseSetup {
-                        older: older.clone(),
-                        newer: newer.clone(),
-                        members: 3,
-                        traffic_seed: seed,
-                        clients,
-                        rate,
-                        keys: 16,
-                    },
-                    cases,
-                    seed,
-                    time_budget,
-                    shrink_budget,
-                    max_steps,
-                    weights: Weights {
-                        corrupt: if inject_faults { 3 } else { 0 },
-                        ..Weights::default()
-                    },
-                    inject_faults,
-                    out_dir: out.clone(),
-                    regressions: Some(out.join("explore.proptest-regressions")),
-                };
-                println!("== explore {older} -> {newer}: {cases} cases, seed {seed}");
-                let report = explore::explore(&store, &cfg, &mut std::io::stdout());
-                let minutes = report.elapsed.as_secs_f64() / 60.0;
-                println!(
-                    "{} cases ({} shrink runs), {} operations, {} requests in {:.1} min: {:.1} operations/min, {:.0} cases/hour",
-                    report.cases_run,
-                    report.shrink_runs,
-                    report.ops_applied,
-                    report.requests,
-                    minutes,
-                    report.ops_applied as f64 / minutes.max(1e-9),
-                    (report.cases_run + report.shrink_runs) as f64 / (minutes / 60.0).max(1e-9),
-                );
-                if let Some((steps, why, replay, artifacts)) = report.failure {
-                    failed = true;
-                    let list: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
-                    println!("FAILED, shrunk to [{}]: {why}", list.join(", "));
-                    println!("replay: etcd-skew replay {}", replay.display());
-                    if let Some(a) = artifacts {
-                        println!(
-                            "artifacts (logs, history.jsonl, timeline.svg): {}",
-                            a.display()
-                        );
-                    }
-                }
-            }
-            if failed {
-                bail!("exploration found a failure");
-            }
-        }
+        } => up_cmd(&store, members, release, enable_v2, data_root)?,
+        Command::Explore(args) => explore_cmd(&store, args)?,
         Command::Traffic {
             release,
             seconds,
             clients,
             rate,
             history,
-        } => {
-            let r = store.resolve(&release)?;
-            tokio::runtime::Runtime::new()?.block_on(async {
-                let cluster = ClusterBuilder::new(vec![r; 3]).start().await?;
-                let eps = cluster.members().iter().map(|m| (m.name.clone(), m.client_url.clone())).collect();
-                let endpoints = std::sync::Arc::new(std::sync::RwLock::new(eps));
-                let cfg = TrafficConfig { clients, rate, ..TrafficConfig::default() };
-                let traffic = Traffic::start(endpoints, cfg, std::time::Instant::now());
-                tokio::time::sleep(Duration::from_secs(seconds)).await;
-                let h = traffic.stop().await.map_err(anyhow::Error::msg)?;
-                let writes = h.writes_acknowledged();
-                let report = linearizable::check(&h, Duration::from_secs(60));
-                let verdict = linearizable::first_violation(&report, &h).unwrap_or_else(|| "linearizable".into());
+        } => traffic_cmd(&store, release, seconds, clients, rate, history)?,
+        Command::Replay { file } => replay_cmd(&store, file)?,
+        Command::Run { files } => run_scenarios(&store, files, &cli.binaries)?,
+    }
+    Ok(())
+}
+
+fn fetch(store: &ReleaseStore, versions: Vec<String>, all: bool) -> Result<()> {
+    let versions: Vec<String> = if all || versions.is_empty() {
+        store
+            .lock()
+            .versions()
+            .iter()
+            .map(|v| v.to_string())
+            .collect()
+    } else {
+        versions
+    };
+    for v in versions {
+        eprintln!("fetching etcd {v}…");
+        let r = store.resolve(&v)?;
+        println!(
+            "{:<8} {:<34} {}",
+            r.name,
+            r.source,
+            r.etcd().parent().unwrap().display()
+        );
+    }
+    Ok(())
+}
+
+fn lock_add(
+    store: &ReleaseStore,
+    version: String,
+    deb: Option<String>,
+    wheel: Option<String>,
+    wheel_dir: String,
+) -> Result<()> {
+    let version: Version = version.parse()?;
+    let from = match (deb, wheel) {
+        (Some(d), _) => {
+            let (suite, package_version) = d
+                .split_once('=')
+                .with_context(|| format!("--deb {d:?}: expected SUITE=PACKAGE_VERSION"))?;
+            PinFrom::Deb {
+                suite: suite.into(),
+                package_version: package_version.into(),
+            }
+        }
+        (None, Some(requirement)) => PinFrom::Wheel {
+            requirement,
+            dir: wheel_dir,
+        },
+        (None, None) => PinFrom::Github,
+    };
+    let pinned = pin::pin(store, &version, &from)?;
+    pin::write(store.lock(), &pinned)?;
+    println!(
+        "pinned etcd {version} ({}) in {}",
+        pinned.sources[0].label(),
+        store.lock().path.display()
+    );
+    Ok(())
+}
+
+fn up_cmd(
+    store: &ReleaseStore,
+    members: usize,
+    release: String,
+    enable_v2: bool,
+    data_root: Option<PathBuf>,
+) -> Result<()> {
+    let names: Vec<&str> = release.split(',').map(str::trim).collect();
+    let names: Vec<&str> = match names.len() {
+        1 => vec![names[0]; members],
+        n if n == members => names,
+        n => bail!("--release lists {n} releases for {members} members"),
+    };
+    let mut releases: Vec<Release> = Vec::new();
+    for n in names {
+        releases.push(store.resolve(n)?);
+    }
+    let mut builder = ClusterBuilder::new(releases).enable_v2(enable_v2);
+    if let Some(root) = data_root {
+        builder = builder.data_root(root);
+    }
+    tokio::runtime::Runtime::new()?.block_on(up(builder))?;
+    Ok(())
+}
+
+fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
+    let ExploreArgs {
+        releases,
+        cases,
+        seed,
+        time_budget,
+        shrink_budget,
+        max_steps,
+        clients,
+        rate,
+        inject_faults,
+        out,
+    } = args;
+
+    let mut list = Vec::new();
+    for r in releases.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        list.push((r.to_string(), store.resolve(r)?.version));
+    }
+    let pairs = explore::release_pairs(&list).context("--releases")?;
+    let mut failed = false;
+    for (older, newer) in &pairs {
+        let cfg = ExploreConfig {
+            setup: CaseSetup {
+                older: older.clone(),
+                newer: newer.clone(),
+                members: 3,
+                traffic_seed: seed,
+                clients,
+                rate,
+                keys: 16,
+            },
+            cases,
+            seed,
+            time_budget,
+            shrink_budget,
+            max_steps,
+            weights: Weights {
+                corrupt: if inject_faults { 3 } else { 0 },
+                ..Weights::default()
+            },
+            inject_faults,
+            out_dir: out.clone(),
+            regressions: Some(out.join("explore.proptest-regressions")),
+        };
+        println!("== explore {older} -> {newer}: {cases} cases, seed {seed}");
+        let report = explore::explore(store, &cfg, &mut std::io::stdout());
+        let minutes = report.elapsed.as_secs_f64() / 60.0;
+        println!(
+                "{} cases ({} shrink runs), {} operations, {} requests in {:.1} min: {:.1} operations/min, {:.0} cases/hour",
+                report.cases_run,
+                report.shrink_runs,
+                report.ops_applied,
+                report.requests,
+                minutes,
+                report.ops_applied as f64 / minutes.max(1e-9),
+                (report.cases_run + report.shrink_runs) as f64 / (minutes / 60.0).max(1e-9),
+            );
+        if let Some((steps, why, replay, artifacts)) = report.failure {
+            failed = true;
+            let list: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+            println!("FAILED, shrunk to [{}]: {why}", list.join(", "));
+            println!("replay: etcd-skew replay {}", replay.display());
+            if let Some(a) = artifacts {
                 println!(
-                    "{} requests, {} writes acknowledged in {seconds}s: {:.0} requests/s, {:.0} writes/s; {verdict}",
-                    h.events.len(),
-                    writes,
-                    h.events.len() as f64 / seconds as f64,
-                    writes as f64 / seconds as f64
+                    "artifacts (logs, history.jsonl, timeline.svg): {}",
+                    a.display()
                 );
-                if let Some(p) = history {
-                    h.write_jsonl(&p)?;
-                }
-                anyhow::Ok(())
-            })?;
-        }
-        Command::Replay { file } => {
-            let r = Replay::read(&file).map_err(anyhow::Error::msg)?;
-            let outcome = explore::search::replay(&store, &r);
-            for a in &outcome.applied {
-                let res = match &a.outcome {
-                    Ok(s) => format!("ok   {s}"),
-                    Err(e) => format!("FAIL {e}"),
-                };
-                println!("[{:>6} ms] {:<50} {res}", a.start_ms, a.op);
-            }
-            match outcome.failure {
-                Some(f) => {
-                    if let Some(a) = outcome.artifacts {
-                        println!("artifacts: {}", a.display());
-                    }
-                    bail!("replay failed: {f}");
-                }
-                None => println!("replay passed ({} requests)", outcome.requests),
             }
         }
-        Command::Run { files } => {
-            let mut known: Vec<String> = store
-                .lock()
-                .versions()
-                .iter()
-                .map(|v| v.to_string())
-                .collect();
-            known.extend(
-                cli.binaries
-                    .iter()
-                    .filter_map(|b| b.split_once('=').map(|(n, _)| n.to_string())),
-            );
-            let scenarios = files
-                .iter()
-                .map(|f| Scenario::load(f, &known))
-                .collect::<Result<Vec<_>, _>>()?;
-            let rt = tokio::runtime::Runtime::new()?;
-            let mut failed = Vec::new();
-            for s in &scenarios {
-                let report = rt.block_on(scenario::run(&store, s, &mut std::io::stdout()));
-                if let Some(f) = report.failure() {
-                    failed.push(f);
-                }
-            }
+    }
+    if failed {
+        bail!("exploration found a failure");
+    }
+    Ok(())
+}
+
+fn traffic_cmd(
+    store: &ReleaseStore,
+    release: String,
+    seconds: u64,
+    clients: usize,
+    rate: u32,
+    history: Option<PathBuf>,
+) -> Result<()> {
+    let r = store.resolve(&release)?;
+    tokio::runtime::Runtime::new()?.block_on(async {
+            let cluster = ClusterBuilder::new(vec![r; 3]).start().await?;
+            let eps = cluster.members().iter().map(|m| (m.name.clone(), m.client_url.clone())).collect();
+            let endpoints = std::sync::Arc::new(std::sync::RwLock::new(eps));
+            let cfg = TrafficConfig { clients, rate, ..TrafficConfig::default() };
+            let traffic = Traffic::start(endpoints, cfg, std::time::Instant::now());
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            let h = traffic.stop().await.map_err(anyhow::Error::msg)?;
+            let writes = h.writes_acknowledged();
+            let report = linearizable::check(&h, Duration::from_secs(60));
+            let verdict = linearizable::first_violation(&report, &h).unwrap_or_else(|| "linearizable".into());
             println!(
-                "{} passed, {} failed",
-                scenarios.len() - failed.len(),
-                failed.len()
+                "{} requests, {} writes acknowledged in {seconds}s: {:.0} requests/s, {:.0} writes/s; {verdict}",
+                h.events.len(),
+                writes,
+                h.events.len() as f64 / seconds as f64,
+                writes as f64 / seconds as f64
             );
-            if !failed.is_empty() {
-                bail!("{}", failed.join("\n"));
+            if let Some(p) = history {
+                h.write_jsonl(&p)?;
             }
+            anyhow::Ok(())
+        })?;
+    Ok(())
+}
+
+fn replay_cmd(store: &ReleaseStore, file: PathBuf) -> Result<()> {
+    let r = Replay::read(&file).map_err(anyhow::Error::msg)?;
+    let outcome = explore::search::replay(store, &r);
+    for a in &outcome.applied {
+        let res = match &a.outcome {
+            Ok(s) => format!("ok   {s}"),
+            Err(e) => format!("FAIL {e}"),
+        };
+        println!("[{:>6} ms] {:<50} {res}", a.start_ms, a.op);
+    }
+    match outcome.failure {
+        Some(f) => {
+            if let Some(a) = outcome.artifacts {
+                println!("artifacts: {}", a.display());
+            }
+            bail!("replay failed: {f}");
         }
+        None => println!("replay passed ({} requests)", outcome.requests),
+    }
+    Ok(())
+}
+
+fn run_scenarios(store: &ReleaseStore, files: Vec<PathBuf>, binaries: &[String]) -> Result<()> {
+    let mut known: Vec<String> = store
+        .lock()
+        .versions()
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    known.extend(
+        binaries
+            .iter()
+            .filter_map(|b| b.split_once('=').map(|(n, _)| n.to_string())),
+    );
+    let scenarios = files
+        .iter()
+        .map(|f| Scenario::load(f, &known))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let mut failed = Vec::new();
+    for s in &scenarios {
+        let report = rt.block_on(scenario::run(store, s, &mut std::io::stdout()));
+        if let Some(f) = report.failure() {
+            failed.push(f);
+        }
+    }
+    println!(
+        "{} passed, {} failed",
+        scenarios.len() - failed.len(),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        bail!("{}", failed.join("\n"));
     }
     Ok(())
 }
