@@ -65,8 +65,15 @@ impl Member {
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             let body = resp.text().await.unwrap_or_default();
-            // 404 with errorCode 100 is "key not found"; any other 404 is the API being off.
-            return if body.contains("\"errorCode\":100") {
+            // 404 with errorCode 100 (EcodeKeyNotFound, v2 `error/error.go`) is "key not
+            // found"; any other 404 is the API being off.
+            #[derive(Deserialize)]
+            struct V2Error {
+                #[serde(rename = "errorCode")]
+                error_code: u32,
+            }
+            let code = serde_json::from_str::<V2Error>(&body).map(|e| e.error_code);
+            return if code.ok() == Some(100) {
                 Ok(None)
             } else {
                 Err(err(format!("HTTP 404: {}", body.trim())))

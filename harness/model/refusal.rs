@@ -47,6 +47,12 @@ pub enum EtcdRefusal {
     NotSupportedForLearner,
     /// `etcdserver: Peer URLs already exists`.
     PeerUrlExists,
+    /// `etcdserver: invalid auth token`.
+    InvalidAuthToken,
+    /// `etcdserver: user name is empty`.
+    UserEmpty,
+    /// `etcdserver: authentication failed, invalid user ID or password`.
+    AuthFailed,
 }
 
 /// etcd's gRPC error descriptions, each with its variant (`rpctypes/error.go`, identical text
@@ -113,6 +119,18 @@ impl EtcdRefusal {
                 .map(|(d, _)| d.to_string())
                 .collect(),
         }
+    }
+
+    /// Is a request refused this way certainly not applied? Auth checks run before a request
+    /// reaches raft, so a write refused by them never happened.
+    pub fn before_apply(&self) -> bool {
+        matches!(
+            self,
+            EtcdRefusal::PermissionDenied
+                | EtcdRefusal::InvalidAuthToken
+                | EtcdRefusal::UserEmpty
+                | EtcdRefusal::AuthFailed
+        )
     }
 
     /// Is this refused by the member's process at start (as opposed to by a request)?

@@ -86,24 +86,39 @@ pub fn parse(verb: &str, a: &[&str]) -> Result<Op, String> {
 }
 
 /// Whether a request failed in the TLS handshake: rustls reports certificate errors as an
-/// `io::Error` wrapping a `rustls::Error`, somewhere in the client's error chain.
+/// `io::Error` wrapping a `rustls::Error`, somewhere in the client's error chain. An
+/// `io::Error`'s `source()` skips the error it wraps, so the walk steps into `get_ref()`.
 fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(e);
     while let Some(err) = cur {
         if err.downcast_ref::<rustls::Error>().is_some() {
             return true;
         }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io
+        cur = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
                 .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return true;
-            }
-        }
-        cur = err.source();
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
     false
+}
+
+#[cfg(test)]
+mod tls_error_tests {
+    use super::is_tls_error;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn finds_rustls_inside_nested_io_errors() {
+        let rustls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let nested = Error::new(ErrorKind::Other, Error::new(ErrorKind::InvalidData, rustls));
+        assert!(is_tls_error(&nested));
+        assert!(!is_tls_error(&Error::new(
+            ErrorKind::ConnectionRefused,
+            "refused"
+        )));
+    }
 }
 
 impl Runner<'_> {

@@ -14,6 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::history::{Event, History, Outcome, Request};
+use crate::model::EtcdRefusal;
 
 /// The traffic's knobs.
 #[derive(Clone, Debug)]
@@ -249,30 +250,50 @@ async fn execute(mut c: Client, r: &Request, timeout: Duration) -> Outcome {
     };
     match tokio::time::timeout(timeout, fut).await {
         Ok(Ok(o)) => o,
-        Ok(Err(e)) => classify(r, &e.to_string()),
-        Err(_) => classify(r, "timed out"),
+        Ok(Err(e)) => classify(r, Some(&e)),
+        Err(_) => classify(r, None),
     }
 }
 
-/// A failed read changed nothing. A write that never left (no connection) or was rejected
-/// before execution failed; any other write error leaves its outcome unknown.
-fn classify(r: &Request, error: &str) -> Outcome {
-    let definitely_not_applied = [
-        "tcp connect error",
-        "Connection refused",
-        "permission denied",
-        "invalid auth token",
-        "user name is empty",
-    ];
-    if !r.is_write() || definitely_not_applied.iter().any(|p| error.contains(p)) {
-        Outcome::Failed {
-            error: error.to_string(),
-        }
+/// A failed read changed nothing. A write that never left (no connection) or was refused
+/// before execution (auth) failed; any other write error, and a timeout (`None`), leaves its
+/// outcome unknown. Judged on the error's type, never its text.
+fn classify(r: &Request, error: Option<&etcd_client::Error>) -> Outcome {
+    let text = error.map_or("timed out".to_string(), |e| e.to_string());
+    if !r.is_write() || error.is_some_and(never_executed) {
+        Outcome::Failed { error: text }
     } else {
-        Outcome::Unknown {
-            error: error.to_string(),
-        }
+        Outcome::Unknown { error: text }
     }
+}
+
+/// The request certainly did not execute: the client could not connect, or etcd refused it
+/// before it reached raft.
+fn never_executed(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::TransportError(_) => true,
+        etcd_client::Error::GRpcStatus(s) => {
+            EtcdRefusal::from_grpc(s.message()).is_some_and(|r| r.before_apply())
+                || connection_refused(s)
+        }
+        _ => false,
+    }
+}
+
+/// A refused TCP connection anywhere in the error's causes: nothing was sent. An
+/// `io::Error`'s `source()` skips the error it wraps, so the walk steps into `get_ref()`.
+fn connection_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        cur = match err.downcast_ref::<std::io::Error>() {
+            Some(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => return true,
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    false
 }
 
 #[cfg(test)]
@@ -281,29 +302,34 @@ mod tests {
 
     #[test]
     fn write_errors_are_unknown_unless_never_sent() {
+        use tonic::{Code, Status};
         let put = Request::Put {
             key: "k".into(),
             value: "v".into(),
         };
+        let status = |code, msg: &str| etcd_client::Error::GRpcStatus(Status::new(code, msg));
+        assert!(matches!(classify(&put, None), Outcome::Unknown { .. }));
+        let timed_out = status(Code::Unavailable, "etcdserver: request timed out");
         assert!(matches!(
-            classify(&put, "timed out"),
+            classify(&put, Some(&timed_out)),
             Outcome::Unknown { .. }
         ));
+        let denied = status(Code::PermissionDenied, "etcdserver: permission denied");
         assert!(matches!(
-            classify(&put, "etcdserver: request timed out"),
-            Outcome::Unknown { .. }
+            classify(&put, Some(&denied)),
+            Outcome::Failed { .. }
         ));
+        let refused = etcd_client::Error::GRpcStatus(Status::from_error(Box::new(
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "tcp connect error"),
+        )));
         assert!(matches!(
-            classify(&put, "transport error: tcp connect error"),
+            classify(&put, Some(&refused)),
             Outcome::Failed { .. }
         ));
         let get = Request::Get {
             key: "k".into(),
             serializable: false,
         };
-        assert!(matches!(
-            classify(&get, "timed out"),
-            Outcome::Failed { .. }
-        ));
+        assert!(matches!(classify(&get, None), Outcome::Failed { .. }));
     }
 }
