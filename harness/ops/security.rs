@@ -112,7 +112,7 @@ mod tls_error_tests {
     #[test]
     fn finds_rustls_inside_nested_io_errors() {
         let rustls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
-        let nested = Error::new(ErrorKind::Other, Error::new(ErrorKind::InvalidData, rustls));
+        let nested = Error::other(Error::new(ErrorKind::InvalidData, rustls));
         assert!(is_tls_error(&nested));
         assert!(!is_tls_error(&Error::new(
             ErrorKind::ConnectionRefused,
