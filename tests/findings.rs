@@ -41,7 +41,7 @@ fn learner_member_update_drops_learner_flag_on_3_5_16() {
     let f = failure_of("findings/learner-member-update-drops-learner-flag.scn");
     assert!(
         f.contains(":11 `expect-members`")
-            && f.contains("learner; ")
+            && f.contains(" learner")
             && f.contains("member list via"),
         "failed elsewhere: {f}"
     );
