@@ -114,6 +114,8 @@ enum Command {
     },
     /// Run a replay file's case again.
     Replay { file: PathBuf },
+    /// Benchmarks: `bench catch-up` (issue 13).
+    Bench(etcd_skew::bench::cli::BenchArgs),
     /// Run scenario files step by step against the negotiation oracle.
     Run {
         /// Scenario files (scenarios/*.scn).
@@ -359,6 +361,9 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 anyhow::Ok(())
             })?;
+        }
+        Command::Bench(args) => {
+            tokio::runtime::Runtime::new()?.block_on(etcd_skew::bench::cli::run(args, &store))?
         }
         Command::Replay { file } => {
             let r = Replay::read(&file).map_err(anyhow::Error::msg)?;
