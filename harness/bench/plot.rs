@@ -154,3 +154,42 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, points: &[Point]) -> R
         .map_err(e)?;
     root.present().map_err(e)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::spec::Case;
+
+    fn point(case: Case, storage: &str, mb: u32, s: f64) -> Point {
+        Point {
+            pair: "3.4.23→3.5.16".into(),
+            case,
+            storage: storage.into(),
+            mb,
+            samples: 1,
+            median_seconds: s,
+            min_seconds: s,
+            max_seconds: s,
+            median_health_seconds: None,
+            max_resolution_ms: 10.0,
+            max_peak_rss_mb: 1.0,
+            median_cpu_seconds: 1.0,
+            max_peer_mb_received: None,
+        }
+    }
+
+    #[test]
+    fn writes_svg_and_png_with_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let pts = vec![
+            point(Case::Upgrade, "tmpfs", 1, 0.3),
+            point(Case::Upgrade, "tmpfs", 10, 1.2),
+            point(Case::NewMember, "disk (/x)", 1, 0.5),
+        ];
+        let (svg, png) = write(&pts, &dir.path().join("c")).unwrap();
+        let text = std::fs::read_to_string(svg).unwrap();
+        assert!(text.contains("up to 2 min at 50 MB") && text.contains("new-member"));
+        let bytes = std::fs::read(png).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+    }
+}
