@@ -123,14 +123,7 @@ pub async fn run_case(
     if opts.cut_off {
         cluster.partition(i)?;
     }
-    let http = probe::metrics_client(opts.probe_timeout);
-    let target = probe::metrics(&http, &cluster.member(leader).client_url)
-        .await
-        .ok()
-        .and_then(|m| m.committed_index)
-        .ok_or_else(|| {
-            ClusterError::Invalid("the leader's /metrics has no committed index".into())
-        })?;
+    let target = leader_commit_index(cluster, leader).await?;
     let t0 = Instant::now();
     if case == Case::NewMember {
         cluster.start_joining(i)?;
@@ -156,6 +149,32 @@ pub async fn run_case(
     sample.pair = pair.label();
     sample.case = case;
     Ok(sample)
+}
+
+/// The leader's commit index, polled with the full request timeout: a leader that has just
+/// taken a snapshot of a large v2 store can be slow to answer `/metrics`.
+async fn leader_commit_index(cluster: &Cluster, leader: usize) -> Result<u64, BenchError> {
+    let http = probe::metrics_client(crate::cluster::member::REQUEST_TIMEOUT);
+    let url = &cluster.member(leader).client_url;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = match probe::metrics(&http, url).await {
+            Ok(m) => match m.committed_index {
+                Some(i) => return Ok(i),
+                None => "no etcd_server_proposals_committed_total".to_string(),
+            },
+            Err(e) => e,
+        };
+        if Instant::now() >= deadline {
+            return Err(ClusterError::Timeout {
+                what: format!("the leader's commit index from {url}/metrics"),
+                after: Duration::from_secs(60),
+                last_seen: seen,
+            }
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// `member add`, retried: right after a cluster starts, 3.4+ refuse it ("unhealthy cluster",

@@ -154,6 +154,7 @@ async fn catch_up_command(a: CatchUpArgs, store: &ReleaseStore) -> Result<(), Be
     let loadavg_before = loadavg();
     let mut samples = Vec::new();
     let mut datasets = Vec::new();
+    let mut failures = Vec::new();
     for pair in &plan.pairs {
         for &mb in &plan.sizes {
             let spec = DatasetSpec {
@@ -170,9 +171,18 @@ async fn catch_up_command(a: CatchUpArgs, store: &ReleaseStore) -> Result<(), Be
             for root in &plan.roots {
                 for &case in &plan.cases {
                     for n in 0..plan.samples {
-                        let s = sample(&t, pair, case, root.as_deref(), &plan.opts).await?;
+                        let s = match sample(&t, pair, case, root.as_deref(), &plan.opts).await {
+                            Ok(s) => s,
+                            Err(e) => {
+                                let what =
+                                    format!("{} {case} {mb} MB #{}: {e}", pair.label(), n + 1);
+                                eprintln!("etcd-skew: sample failed: {what}");
+                                failures.push(what);
+                                continue;
+                            }
+                        };
                         println!(
-                            "{} {case} {mb} MB {} #{}: caught up in {:.2}s (±{:.0} ms), /health {}",
+                            "{} {case} {mb} MB {} #{}: caught up in {:.2}s (resolution {:.0} ms), /health {}",
                             pair.label(),
                             s.storage,
                             n + 1,
@@ -198,6 +208,7 @@ async fn catch_up_command(a: CatchUpArgs, store: &ReleaseStore) -> Result<(), Be
             poll_interval_ms: plan.opts.interval.as_secs_f64() * 1000.0,
         },
         datasets,
+        failures: failures.clone(),
         samples,
         points,
         slopes,

@@ -44,6 +44,9 @@ pub enum BenchError {
         after: Duration,
         last_seen: String,
     },
+    /// Some samples of a run failed; the others were reported (the first failure is shown).
+    #[error("{failed} sample(s) failed, first: {first}")]
+    SamplesFailed { failed: usize, first: String },
     /// Drawing the plot failed.
     #[error("plot {}: {message}", path.display())]
     Plot { path: PathBuf, message: String },

@@ -43,6 +43,8 @@ pub struct Slope {
 pub struct Report {
     pub machine: Machine,
     pub datasets: Vec<DatasetInfo>,
+    /// Samples that ended in an error (a timeout, a failed start), one line each.
+    pub failures: Vec<String>,
     pub samples: Vec<Sample>,
     pub points: Vec<Point>,
     pub slopes: Vec<Slope>,
