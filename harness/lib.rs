@@ -10,6 +10,7 @@
 //!    shrinks failures; both print each step and keep a failed run's artifacts (logs, history,
 //!    SVG timeline, replay file).
 
+pub mod bench;
 pub mod check;
 pub mod cluster;
 pub mod explore;

@@ -85,6 +85,8 @@ enum Command {
     },
     /// Run a replay file's case again.
     Replay { file: PathBuf },
+    /// Benchmarks: `bench catch-up` (issue 13).
+    Bench(etcd_skew::bench::cli::BenchArgs),
     /// Run scenario files step by step against the negotiation oracle.
     Run {
         /// Scenario files (scenarios/*.scn).
@@ -201,6 +203,9 @@ fn run(cli: Cli) -> Result<()> {
             rate,
             history,
         } => traffic_cmd(&store, release, seconds, clients, rate, history)?,
+        Command::Bench(args) => {
+            tokio::runtime::Runtime::new()?.block_on(etcd_skew::bench::cli::run(args, &store))?
+        }
         Command::Replay { file } => replay_cmd(&store, file)?,
         Command::Run { files } => run_scenarios(&store, files, &cli.binaries)?,
     }

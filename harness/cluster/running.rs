@@ -50,6 +50,21 @@ fn sweep_abandoned(root: &Path) {
     }
 }
 
+/// Copies a directory tree (regular files and dirs only, as etcd data dirs hold).
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let dest = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &dest)?;
+        } else {
+            std::fs::copy(e.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
+
 /// How many times a bootstrap is retried on fresh ports when a port was taken under us.
 const BOOT_ATTEMPTS: usize = 3;
 
@@ -65,6 +80,10 @@ pub struct ClusterBuilder {
     health_timeout: Duration,
     /// Extra flags per member (index = member), kept by the member for every later start.
     member_flags: Vec<Vec<String>>,
+    /// Fixed peer URLs (one per member) instead of fresh loopback ports: see [`Self::seed`].
+    peer_urls: Option<Vec<String>>,
+    /// A dir holding `<name>.etcd` data dirs copied in before the members first start.
+    seed: Option<PathBuf>,
 }
 
 impl ClusterBuilder {
@@ -79,7 +98,25 @@ impl ClusterBuilder {
             data_root: std::env::var_os("ETCD_SKEW_DATA_ROOT").map(PathBuf::from),
             health_timeout: Duration::from_secs(30),
             member_flags: Vec::new(),
+            peer_urls: None,
+            seed: None,
         }
+    }
+
+    /// Each member advertises and listens on `urls[i]` as its peer URL. A cluster restarted
+    /// from copied data dirs ([`Self::seed`]) needs this: etcd keeps the peer URLs in its data
+    /// and ignores `--initial-cluster` once a data dir exists, so members must be found where
+    /// the data says they are.
+    pub fn peer_urls(mut self, urls: Vec<String>) -> Self {
+        self.peer_urls = Some(urls);
+        self
+    }
+
+    /// Copies `dir/<name>.etcd` into each member's data dir before it first starts (members
+    /// `m1`, `m2`…): the cluster then resumes the copied one instead of bootstrapping.
+    pub fn seed(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.seed = Some(dir.into());
+        self
     }
 
     /// Extra flags for every member (`--snapshot-count=10`…), appended after the harness's own;
@@ -192,6 +229,15 @@ impl ClusterBuilder {
             let (c, p) = (ports.take()?, ports.take()?);
             let mut m = Member::new(&format!("m{}", i + 1), r.clone(), c, p, dir.path());
             m.extra_flags = self.member_flags.get(i).cloned().unwrap_or_default();
+            if let Some(url) = self.peer_urls.as_ref().and_then(|u| u.get(i)) {
+                m.peer_url = url.clone();
+                m.listen_peer_url = url.clone();
+            }
+            if let Some(seed) = &self.seed {
+                let from = seed.join(format!("{}.etcd", m.name));
+                copy_dir(&from, &m.data_dir)
+                    .map_err(|e| ClusterError::io(format!("copy {}", from.display()), e))?;
+            }
             members.push(m);
         }
         let pki = match self.tls {
