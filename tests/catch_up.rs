@@ -131,18 +131,32 @@ fn corrupt_a_snap_file(dir: &Path) -> String {
     f.file_name().unwrap().to_string_lossy().into_owned()
 }
 
-/// A template holds every member's v2 store in a `.snap` file; a damaged one is refused by
-/// name and rebuilt by `ensure`, and no build leaves anything in the cache's `tmp/`.
+/// Two builders of one template at once (as two processes would be: own threads, own
+/// runtimes) do one build: both get the same manifest.
+fn ensure_twice_at_once(cache: &Path, pair: &Pair, spec: &DatasetSpec) -> Template {
+    let run = || {
+        let (cache, from, spec) = (cache.to_path_buf(), pair.from.clone(), spec.clone());
+        std::thread::spawn(move || {
+            common::runtime().block_on(Template::ensure(&cache, &from, &spec, true))
+        })
+    };
+    let (a, b) = (run(), run());
+    let (a, b) = (a.join().unwrap().unwrap(), b.join().unwrap().unwrap());
+    assert_eq!(a.manifest, b.manifest, "one build, seen by both");
+    a
+}
+
+/// A template holds every member's v2 store in a `.snap` file; concurrent builders do one
+/// build; a damaged one is refused by name and rebuilt by `ensure`, and no build leaves
+/// anything in the cache's `tmp/`.
 #[test]
 fn a_damaged_template_is_refused_then_rebuilt_and_nothing_half_written_stays() {
+    let pair = pair();
+    let cache = tempfile::tempdir().unwrap();
+    let spec = DatasetSpec { mb: 1, v3_keys: 2 };
+    let t = ensure_twice_at_once(cache.path(), &pair, &spec);
     let rt = common::runtime();
     rt.block_on(async {
-        let pair = pair();
-        let cache = tempfile::tempdir().unwrap();
-        let spec = DatasetSpec { mb: 1, v3_keys: 2 };
-        let t = Template::ensure(cache.path(), &pair.from, &spec, true)
-            .await
-            .unwrap();
         let m = &t.manifest;
         assert_eq!(m.members.len(), 3);
         assert!(m

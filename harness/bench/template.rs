@@ -107,7 +107,8 @@ fn peer_urls(key: &str) -> Vec<String> {
         .collect()
 }
 
-fn lock(root: &Path, name: &str) -> Result<Flock<File>, BenchError> {
+/// Takes `locks/<name>.lock`, polling (asynchronously, so other tasks run) until `LOCK_WAIT`.
+async fn lock(root: &Path, name: &str) -> Result<Flock<File>, BenchError> {
     let dir = root.join("locks");
     std::fs::create_dir_all(&dir).map_err(|e| BenchError::io(format!("{}", dir.display()), e))?;
     let path = dir.join(format!("{name}.lock"));
@@ -123,7 +124,7 @@ fn lock(root: &Path, name: &str) -> Result<Flock<File>, BenchError> {
             Ok(l) => return Ok(l),
             Err((back, _)) if start.elapsed() < LOCK_WAIT => {
                 f = back;
-                std::thread::sleep(Duration::from_millis(200));
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Err((_, e)) => {
                 return Err(BenchError::io(
@@ -242,7 +243,7 @@ impl Template {
     ) -> Result<Template, BenchError> {
         let root = templates_root(cache);
         let key = key(release, spec);
-        let _build = lock(&root, &format!("build-{key}"))?;
+        let _build = lock(&root, &format!("build-{key}")).await?;
         let dir = root.join(&key);
         if dir.exists() {
             match Template::open(&dir, release, spec) {
@@ -289,7 +290,7 @@ impl Template {
         flags: &[String],
     ) -> Result<Instance, BenchError> {
         let root = self.dir.parent().expect("under templates root");
-        let addr_lock = lock(root, &format!("addr-{}", addr_of(&self.manifest.peer_urls)))?;
+        let addr_lock = lock(root, &format!("addr-{}", addr_of(&self.manifest.peer_urls))).await?;
         let mut b = ClusterBuilder::new(vec![release.clone(); MEMBERS])
             .enable_v2(true)
             .flags(flags)
@@ -348,7 +349,7 @@ async fn build(
     quiet: bool,
 ) -> Result<(), BenchError> {
     let urls = peer_urls(key);
-    let _addr = lock(root, &format!("addr-{}", addr_of(&urls)))?;
+    let _addr = lock(root, &format!("addr-{}", addr_of(&urls))).await?;
     let snapshot_count = spec.snapshot_count();
     let cluster = ClusterBuilder::new(vec![release.clone(); MEMBERS])
         .enable_v2(true)
