@@ -4,27 +4,8 @@
 
 mod common;
 
-use std::path::Path;
-
-use etcd_skew::scenario::{self, Scenario};
-
 fn failure_of(file: &str) -> String {
-    let store = common::store();
-    let known: Vec<String> = store
-        .lock()
-        .versions()
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-    let s = Scenario::load(&path, &known).unwrap_or_else(|e| panic!("{e}"));
-    common::init_logging();
-    let report = common::runtime().block_on(async {
-        let mut out = Vec::new();
-        let r = scenario::run(store, &s, &mut out).await;
-        print!("{}", String::from_utf8_lossy(&out));
-        r
-    });
+    let report = common::run_scenario(file);
     if let Some(dir) = &report.artifacts {
         // Expected failure: its evidence is not needed once the assertion below holds.
         let _ = std::fs::remove_dir_all(dir);

@@ -5,27 +5,8 @@ mod common;
 
 use std::path::Path;
 
-use etcd_skew::scenario::{self, Scenario};
-
 fn run(file: &str) {
-    let store = common::store();
-    let known: Vec<String> = store
-        .lock()
-        .versions()
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-    let s = Scenario::load(&path, &known).unwrap_or_else(|e| panic!("{e}"));
-    // Fetch what the scenario needs before the clock of any step starts.
-    common::init_logging();
-    let report = common::runtime().block_on(async {
-        let mut out = Vec::new();
-        let r = scenario::run(store, &s, &mut out).await;
-        print!("{}", String::from_utf8_lossy(&out));
-        r
-    });
-    if let Some(f) = report.failure() {
+    if let Some(f) = common::run_scenario(file).failure() {
         panic!("{f}");
     }
 }

@@ -269,19 +269,9 @@ impl Lifecycle {
             | Lifecycle::MoveLeaderAway { member } => r.with_members([member]),
             Lifecycle::Start {
                 member, release, ..
-            } => {
-                let r = r.with_members([member]);
-                match release {
-                    Some(rel) => r.with_release(rel),
-                    None => r,
-                }
-            }
+            } => r.with_members([member]).with_release_opt(release.as_ref()),
             Lifecycle::StartAll { members, release } => {
-                let r = r.with_members(members);
-                match release {
-                    Some(rel) => r.with_release(rel),
-                    None => r,
-                }
+                r.with_members(members).with_release_opt(release.as_ref())
             }
             Lifecycle::Upgrade {
                 member, release, ..

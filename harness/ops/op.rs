@@ -122,6 +122,11 @@ impl<'a> Refs<'a> {
         self.releases.push(r);
         self
     }
+    /// An optional release (`start mN [RELEASE]`).
+    pub fn with_release_opt(mut self, r: Option<&'a String>) -> Self {
+        self.releases.extend(r.map(String::as_str));
+        self
+    }
 }
 
 /// Argument helpers shared by the families' parsers. Errors say what was expected; the scenario

@@ -11,7 +11,7 @@ use crate::cluster::member::{http_client, REQUEST_TIMEOUT};
 use crate::cluster::pki::Leaf;
 use crate::cluster::{ClusterError, RpcFailure};
 use crate::model::EtcdRefusal;
-use crate::release::error::error_chain;
+use crate::release::error::{causes, error_chain};
 
 /// Which certificates a rotation replaces (seed 004, certificate rotation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,22 +86,9 @@ pub fn parse(verb: &str, a: &[&str]) -> Result<Op, String> {
 }
 
 /// Whether a request failed in the TLS handshake: rustls reports certificate errors as an
-/// `io::Error` wrapping a `rustls::Error`, somewhere in the client's error chain. An
-/// `io::Error`'s `source()` skips the error it wraps, so the walk steps into `get_ref()`.
+/// `io::Error` wrapping a `rustls::Error`, somewhere in the client's error chain.
 fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        cur = match err.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => err.source(),
-        };
-    }
-    false
+    causes(e).any(|c| c.downcast_ref::<rustls::Error>().is_some())
 }
 
 #[cfg(test)]

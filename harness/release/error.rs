@@ -70,6 +70,19 @@ impl ReleaseError {
     }
 }
 
+/// An error and its causes, outermost first. Steps into an `io::Error`'s wrapped error
+/// (`get_ref`), which its `source()` skips: rustls and refused connections hide there.
+pub fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |err| match err.downcast_ref::<std::io::Error>() {
+        Some(io) => io
+            .get_ref()
+            .map(|inner| inner as &(dyn std::error::Error + 'static)),
+        None => err.source(),
+    })
+}
+
 /// An error's text with all its causes: HTTP and TLS clients hide the useful part ("connection
 /// refused", "UnknownIssuer") a few levels down.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

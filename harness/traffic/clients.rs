@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::history::{Event, History, Outcome, Request};
 use crate::model::EtcdRefusal;
+use crate::release::error::causes;
 
 /// The traffic's knobs.
 #[derive(Clone, Debug)]
@@ -280,20 +281,12 @@ fn never_executed(e: &etcd_client::Error) -> bool {
     }
 }
 
-/// A refused TCP connection anywhere in the error's causes: nothing was sent. An
-/// `io::Error`'s `source()` skips the error it wraps, so the walk steps into `get_ref()`.
+/// A refused TCP connection anywhere in the error's causes: nothing was sent.
 fn connection_refused(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        cur = match err.downcast_ref::<std::io::Error>() {
-            Some(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => return true,
-            Some(io) => io
-                .get_ref()
-                .map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => err.source(),
-        };
-    }
-    false
+    causes(e).any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
 }
 
 #[cfg(test)]

@@ -35,3 +35,24 @@ pub fn init_logging() {
         .with_test_writer()
         .try_init();
 }
+
+/// Loads and runs one scenario file (path relative to the crate) on real clusters, printing its
+/// steps; the report says whether and where it failed.
+pub fn run_scenario(file: &str) -> etcd_skew::scenario::ScenarioReport {
+    let store = store();
+    let known: Vec<String> = store
+        .lock()
+        .versions()
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let s = etcd_skew::scenario::Scenario::load(&path, &known).unwrap_or_else(|e| panic!("{e}"));
+    init_logging();
+    runtime().block_on(async {
+        let mut out = Vec::new();
+        let r = etcd_skew::scenario::run(store, &s, &mut out).await;
+        print!("{}", String::from_utf8_lossy(&out));
+        r
+    })
+}
