@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use super::error::BenchError;
 use super::probe;
 use super::spec::{Case, Pair};
+use crate::cluster::wait::{poll, Probe};
 use crate::cluster::{Cluster, ClusterError};
+use crate::model::EtcdRefusal;
 
 /// Writes while a member is down in [`Case::BehindSnapshot`]: past one `--snapshot-count`
 /// ([`BEHIND_SNAPSHOT_COUNT`]) plus the 5000 entries etcd keeps after a snapshot for slow
@@ -156,25 +158,21 @@ pub async fn run_case(
 async fn leader_commit_index(cluster: &Cluster, leader: usize) -> Result<u64, BenchError> {
     let http = probe::metrics_client(crate::cluster::member::REQUEST_TIMEOUT);
     let url = &cluster.member(leader).client_url;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let seen = match probe::metrics(&http, url).await {
-            Ok(m) => match m.committed_index {
-                Some(i) => return Ok(i),
-                None => "no etcd_server_proposals_committed_total".to_string(),
-            },
-            Err(e) => e,
-        };
-        if Instant::now() >= deadline {
-            return Err(ClusterError::Timeout {
-                what: format!("the leader's commit index from {url}/metrics"),
-                after: Duration::from_secs(60),
-                last_seen: seen,
+    let (http, url) = (&http, url.as_str());
+    Ok(poll(
+        &format!("the leader's commit index from {url}/metrics"),
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || async move {
+            match probe::metrics(http, url).await {
+                Ok(m) => m.committed_index.ok_or_else(|| {
+                    Probe::NotYet("no etcd_server_proposals_committed_total".into())
+                }),
+                Err(e) => Err(Probe::NotYet(e.to_string())),
             }
-            .into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        },
+    )
+    .await?)
 }
 
 /// `member add`, retried: right after a cluster starts, 3.4+ refuse it ("unhealthy cluster",
@@ -184,8 +182,13 @@ async fn add_member(cluster: &mut Cluster, via: usize, new: usize) -> Result<(),
     loop {
         match cluster.member_add(via, new).await {
             Ok(_) => return Ok(()),
-            Err(e) if Instant::now() >= deadline => return Err(e.into()),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            Err(e)
+                if e.refusal() == Some(EtcdRefusal::UnhealthyCluster)
+                    && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => return Err(e.into()),
         }
     }
 }
