@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use etcd_skew::check::linearizable;
 use etcd_skew::cluster::ClusterBuilder;
-use etcd_skew::explore::{self, CaseSetup, ExploreConfig, Replay, Weights};
+use etcd_skew::explore::{self, CaseConfig, CaseSetup, ExploreConfig, Replay, Weights};
 use etcd_skew::release::pin::{self, PinFrom};
 use etcd_skew::release::source::FetchConfig;
 use etcd_skew::release::{CacheState, Lock, Release, ReleaseStore, Version};
@@ -83,8 +83,17 @@ enum Command {
         #[arg(long)]
         history: Option<PathBuf>,
     },
-    /// Run a replay file's case again.
-    Replay { file: PathBuf },
+    /// Run a replay file's case again (on its releases, or on others with --releases).
+    Replay {
+        file: PathBuf,
+        /// Run the same case on these instead: `A` (one release, a pair with itself) or `A:B`
+        /// (older:newer), comma-separated; prints where it fails, with rates.
+        #[arg(long)]
+        releases: Option<String>,
+        /// Runs per release pair (a flaky failure needs several to show).
+        #[arg(long, default_value_t = 1)]
+        tries: u32,
+    },
     /// Benchmarks: `bench catch-up` (issue 13).
     Bench(etcd_skew::bench::cli::BenchArgs),
     /// Run scenario files step by step against the negotiation oracle.
@@ -123,6 +132,19 @@ struct ExploreArgs {
     /// Also draw fault-injection steps (on-disk corruption) to see the checks catch them.
     #[arg(long)]
     inject_faults: bool,
+    /// Runs of a shrink candidate, any failing of which keeps it (flaky failures).
+    #[arg(long, default_value_t = 3)]
+    tries: u32,
+    /// Re-runs of the minimal failing case that measure its fail rate.
+    #[arg(long, default_value_t = 5)]
+    rate_runs: u32,
+    /// Run every case in the default configuration (3 members, etcd's defaults) instead of
+    /// drawing one per case.
+    #[arg(long)]
+    default_config: bool,
+    /// Campaign cases: up to 16 steps with long stretches of traffic (10 s waits).
+    #[arg(long)]
+    campaign: bool,
     /// Where replay files go.
     #[arg(long, default_value = "explore-out")]
     out: PathBuf,
@@ -206,7 +228,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => {
             tokio::runtime::Runtime::new()?.block_on(etcd_skew::bench::cli::run(args, &store))?
         }
-        Command::Replay { file } => replay_cmd(&store, file)?,
+        Command::Replay {
+            file,
+            releases,
+            tries,
+        } => replay_cmd(&store, file, releases, tries)?,
         Command::Run { files } => run_scenarios(&store, files, &cli.binaries)?,
     }
     Ok(())
@@ -306,8 +332,22 @@ fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
         clients,
         rate,
         inject_faults,
+        tries,
+        rate_runs,
+        default_config,
+        campaign,
         out,
     } = args;
+    let max_steps = if campaign {
+        max_steps.max(16)
+    } else {
+        max_steps
+    };
+    let base = if campaign {
+        Weights::campaign()
+    } else {
+        Weights::default()
+    };
 
     let mut list = Vec::new();
     for r in releases.split(',').map(str::trim).filter(|r| !r.is_empty()) {
@@ -320,7 +360,6 @@ fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
             setup: CaseSetup {
                 older: older.clone(),
                 newer: newer.clone(),
-                members: 3,
                 traffic_seed: seed,
                 clients,
                 rate,
@@ -333,8 +372,11 @@ fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
             max_steps,
             weights: Weights {
                 corrupt: if inject_faults { 3 } else { 0 },
-                ..Weights::default()
+                ..base.clone()
             },
+            fixed_config: default_config.then(CaseConfig::defaults),
+            tries,
+            rate_runs,
             inject_faults,
             out_dir: out.clone(),
             regressions: Some(out.join("explore.proptest-regressions")),
@@ -352,12 +394,18 @@ fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
                 report.ops_applied as f64 / minutes.max(1e-9),
                 (report.cases_run + report.shrink_runs) as f64 / (minutes / 60.0).max(1e-9),
             );
-        if let Some((steps, why, replay, artifacts)) = report.failure {
+        if let Some(f) = report.failure {
             failed = true;
-            let list: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
-            println!("FAILED, shrunk to [{}]: {why}", list.join(", "));
-            println!("replay: etcd-skew replay {}", replay.display());
-            if let Some(a) = artifacts {
+            let list: Vec<String> = f.steps.iter().map(|s| s.to_string()).collect();
+            println!(
+                "FAILED ({}), shrunk to {{{}}} [{}]: {}",
+                f.rate,
+                f.config,
+                list.join(", "),
+                f.reason
+            );
+            println!("replay: etcd-skew replay {}", f.replay.display());
+            if let Some(a) = f.artifacts {
                 println!(
                     "artifacts (logs, history.jsonl, timeline.svg): {}",
                     a.display()
@@ -406,26 +454,101 @@ fn traffic_cmd(
     Ok(())
 }
 
-fn replay_cmd(store: &ReleaseStore, file: PathBuf) -> Result<()> {
+fn replay_cmd(
+    store: &ReleaseStore,
+    file: PathBuf,
+    releases: Option<String>,
+    tries: u32,
+) -> Result<()> {
     let r = Replay::read(&file).map_err(anyhow::Error::msg)?;
-    let outcome = explore::search::replay(store, &r);
-    for a in &outcome.applied {
-        let res = match &a.outcome {
-            Ok(s) => format!("ok   {s}"),
-            Err(e) => format!("FAIL {e}"),
-        };
-        println!("[{:>6} ms] {:<50} {res}", a.start_ms, a.op);
-    }
-    match outcome.failure {
-        Some(f) => {
-            if let Some(a) = outcome.artifacts {
-                println!("artifacts: {}", a.display());
-            }
-            bail!("replay failed: {f}");
+    let Some(list) = releases else {
+        return replay_once(store, &r, tries.max(1));
+    };
+    let mut pairs = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (older, newer) = item.split_once(':').unwrap_or((item, item));
+        for name in [older, newer] {
+            store
+                .resolve(name)
+                .with_context(|| format!("--releases {item}"))?;
         }
-        None => println!("replay passed ({} requests)", outcome.requests),
+        pairs.push((older.to_string(), newer.to_string()));
+    }
+    println!(
+        "{} on {{{}}} [{}]",
+        file.display(),
+        r.config,
+        r.steps
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (older, newer) in pairs {
+        let on = r.on(&older, &newer);
+        let mut rate = explore::FailRate::default();
+        let mut first = None;
+        for _ in 0..tries.max(1) {
+            let o = explore::search::replay(store, &on);
+            rate.runs += 1;
+            if let Some(f) = o.failure {
+                rate.failed += 1;
+                first.get_or_insert_with(|| (f, o.artifacts.clone()));
+            } else if let Some(a) = o.artifacts {
+                let _ = std::fs::remove_dir_all(a);
+            }
+        }
+        let pair = if older == newer {
+            older
+        } else {
+            format!("{older} -> {newer}")
+        };
+        match first {
+            Some((f, artifacts)) => {
+                println!("{pair}: {rate}: {}", f.lines().next().unwrap_or(""));
+                if let Some(a) = artifacts {
+                    println!("  artifacts: {}", a.display());
+                }
+            }
+            None => println!("{pair}: {rate} (passes)"),
+        }
     }
     Ok(())
+}
+
+/// Runs the case on its own releases `tries` times; fails if any run fails.
+fn replay_once(store: &ReleaseStore, r: &Replay, tries: u32) -> Result<()> {
+    let mut rate = explore::FailRate::default();
+    let mut first = None;
+    for t in 1..=tries {
+        let outcome = explore::search::replay(store, r);
+        rate.runs += 1;
+        if t == 1 {
+            println!("configuration: {}", r.config);
+            for a in &outcome.applied {
+                let res = match &a.outcome {
+                    Ok(s) => format!("ok   {s}"),
+                    Err(e) => format!("FAIL {e}"),
+                };
+                println!("[{:>6} ms] {:<50} {res}", a.start_ms, a.op);
+            }
+        }
+        match outcome.failure {
+            Some(f) => {
+                rate.failed += 1;
+                println!("run {t}/{tries}: FAIL {}", f.lines().next().unwrap_or(""));
+                if let Some(a) = &outcome.artifacts {
+                    println!("artifacts: {}", a.display());
+                }
+                first.get_or_insert(f);
+            }
+            None => println!("run {t}/{tries}: passed ({} requests)", outcome.requests),
+        }
+    }
+    match first {
+        Some(f) => bail!("replay failed ({rate}): {f}"),
+        None => Ok(()),
+    }
 }
 
 fn run_scenarios(store: &ReleaseStore, files: Vec<PathBuf>, binaries: &[String]) -> Result<()> {

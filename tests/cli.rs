@@ -121,3 +121,37 @@ fn explore_takes_releases_oldest_first() {
     assert!(ok, "{stdout}\n{stderr}");
     assert!(stdout.contains("== explore 3.5.16 -> 3.5.16"), "{stdout}");
 }
+
+/// `replay FILE --releases …` runs a case on other releases and prints a rate per release;
+/// a release that is not pinned is one line naming it, before any case runs.
+#[test]
+fn replay_runs_a_case_on_other_releases_with_rates() {
+    common::releases(&["3.5.16", "3.5.30"]);
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/findings/hashkv-divergence-after-kill-storm-3.5.0.json"
+    );
+    let (ok, stdout, stderr) = etcd_skew(&[
+        "replay",
+        file,
+        "--releases",
+        "3.5.16,3.5.16:3.5.30",
+        "--tries",
+        "1",
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("{3 members} [kill-storm(1)]"), "{stdout}");
+    assert!(
+        stdout.contains("\n3.5.16: fails 0 of 1 (passes)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\n3.5.16 -> 3.5.30: fails 0 of 1 (passes)"),
+        "{stdout}"
+    );
+
+    let (ok, _, stderr) = etcd_skew(&["replay", file, "--releases", "3.5.16,3.9.9"]);
+    assert!(!ok);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--releases 3.9.9"), "{stderr}");
+}

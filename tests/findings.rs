@@ -1,8 +1,12 @@
-//! Kept findings: real etcd bugs the harness found, each a scenario under `findings/` that must
-//! still fail on the releases it names, the way it failed when found. A finding that starts to
-//! pass means the harness lost its ability to see the bug (or the pinned release changed).
+//! Kept findings: real etcd bugs the harness found, each a scenario or an exploration replay file
+//! under `findings/` that must still fail on the releases it names, the way it failed when
+//! found, and (where etcd fixed it) pass on the fixed release. A finding that starts to pass
+//! means the harness lost its ability to see the bug (or the pinned release changed): this is
+//! the harness's own detection regression suite.
 
 mod common;
+
+use etcd_skew::explore::{self, Replay};
 
 fn failure_of(file: &str) -> String {
     let report = common::run_scenario(file);
@@ -25,5 +29,65 @@ fn learner_member_update_drops_learner_flag_on_3_5_16() {
             && f.contains(" learner")
             && f.contains("member list via"),
         "failed elsewhere: {f}"
+    );
+}
+
+/// A kept exploration finding: its replay file must fail on `fails_on` within `tries` runs
+/// (it is flaky) and pass `passes` runs on `passes_on`, where etcd fixed it; both releases
+/// must be in the file's triage, so the README table and the test cannot drift apart.
+fn explored_finding(file: &str, fails_on: &str, tries: u32, passes_on: &str, passes: u32) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let replay = Replay::read(&path).unwrap();
+    let triage = replay.triage.clone().expect("a finding has its triage");
+    let listed = |list: &[etcd_skew::explore::replay::OnRelease], r: &str| {
+        list.iter().any(|o| o.release == r)
+    };
+    assert!(
+        listed(&triage.fails_on, fails_on),
+        "{file}: {fails_on} not in fails_on"
+    );
+    assert!(
+        listed(&triage.passes_on, passes_on),
+        "{file}: {passes_on} not in passes_on"
+    );
+    common::releases(&[fails_on, passes_on]);
+    let run = |release: &str| {
+        let o = explore::search::replay(common::store(), &replay.on(release, release));
+        if let Some(dir) = &o.artifacts {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        o.failure
+    };
+    let mut failed = None;
+    for t in 1..=tries {
+        if let Some(f) = run(fails_on) {
+            println!("{fails_on}: failed on try {t}: {f}");
+            failed = Some(f);
+            break;
+        }
+    }
+    let f = failed.unwrap_or_else(|| {
+        panic!("{file} passed {tries} times on {fails_on}: the finding no longer reproduces")
+    });
+    assert!(f.contains("HashKV"), "failed another way: {f}");
+    assert!(f.contains("kill-storm"), "failed at another step: {f}");
+    for t in 1..=passes {
+        if let Some(f) = run(passes_on) {
+            panic!("{file} failed on {passes_on} (run {t}), where etcd fixed it: {f}");
+        }
+    }
+}
+
+/// etcd-io/etcd#13766: a member SIGKILLed right after each restart, 15 times under load, comes
+/// back with a HashKV different from the others' (3.5.0–3.5.2; fixed in 3.5.3). A quarter to a
+/// half of the runs show it: 16 tries miss it with a chance of about 1 %.
+#[test]
+fn hashkv_divergence_after_kill_storm_on_3_5_0_not_on_3_5_16() {
+    explored_finding(
+        "findings/hashkv-divergence-after-kill-storm-3.5.0.json",
+        "3.5.0",
+        16,
+        "3.5.16",
+        2,
     );
 }

@@ -111,19 +111,22 @@ pub fn render(version: &Version, f: &MemberFlags) -> Vec<String> {
     a
 }
 
-/// A scenario or exploration flag that the member's release cannot take.
+/// A scenario or exploration flag that the member's release cannot take: it has no such flag
+/// (under either spelling), or the value does not parse as the flag's type.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("etcd {release} has no flag {flag} (`etcd {flag} --version` says \"flag provided but not defined\")")]
+#[error("etcd {release} refuses {flag} (`etcd {flag} --version` fails: no such flag, or a value it cannot parse)")]
 pub struct UnknownFlag {
     pub release: String,
+    /// The flag as given, with its value.
     pub flag: String,
 }
 
 /// Checks extra flags against what the release accepts, mapping a flag etcd renamed (the
 /// `--experimental-` prefix, see [`facts::RENAMED_FLAGS`]) to the spelling this release has.
-/// `accepts(flag)` asks the binary (its `--help` text is incomplete: 3.5.16 takes
-/// `--experimental-snapshot-catchup-entries` without listing it). `release` names the release
-/// in the error.
+/// `accepts(flag)` asks the binary with the flag as it will run, value included (its `--help`
+/// text is incomplete: 3.5.16 takes `--experimental-snapshot-catchup-entries` without listing
+/// it; and a made-up value would not parse for every type: `100ms` is a duration, `1` is not).
+/// `release` names the release in the error.
 pub fn adapt_extra(
     release: &str,
     mut accepts: impl FnMut(&str) -> bool,
@@ -136,22 +139,25 @@ pub fn adapt_extra(
                 Some((n, v)) => (n, Some(v)),
                 None => (f.as_str(), None),
             };
-            if accepts(name) {
+            if accepts(f) {
                 return Ok(f.clone());
             }
-            let renamed = facts::RENAMED_FLAGS.iter().find_map(|(exp, grad)| {
-                (name == *exp)
-                    .then_some(*grad)
-                    .or((name == *grad).then_some(*exp))
-            });
-            match renamed {
-                Some(other) if accepts(other) => Ok(match value {
+            let renamed = facts::RENAMED_FLAGS
+                .iter()
+                .find_map(|(exp, grad)| {
+                    (name == *exp)
+                        .then_some(*grad)
+                        .or((name == *grad).then_some(*exp))
+                })
+                .map(|other| match value {
                     Some(v) => format!("{other}={v}"),
                     None => other.to_string(),
-                }),
+                });
+            match renamed {
+                Some(other) if accepts(&other) => Ok(other),
                 _ => Err(UnknownFlag {
                     release: release.to_string(),
-                    flag: name.to_string(),
+                    flag: f.clone(),
                 }),
             }
         })
@@ -195,7 +201,11 @@ mod tests {
     #[test]
     fn extra_flags_are_checked_and_renamed_per_release() {
         let known = ["--snapshot-count", "--experimental-compaction-batch-limit"];
-        let accepts = |f: &str| known.contains(&f);
+        // Asked with the value, as the binary is: a name it knows and a number it parses.
+        let accepts = |f: &str| {
+            let (name, value) = f.split_once('=').unwrap();
+            known.contains(&name) && value.parse::<u64>().is_ok()
+        };
         let ok = adapt_extra("3.5.16", accepts, &["--snapshot-count=10".into()]).unwrap();
         assert_eq!(ok, vec!["--snapshot-count=10"]);
         let mapped =
@@ -209,7 +219,14 @@ mod tests {
             )
             .unwrap_err()
             .flag,
-            "--experimental-snapshot-catchup-entries"
+            "--experimental-snapshot-catchup-entries=2"
+        );
+        // A value of the wrong type is refused, naming the flag as given.
+        let e = adapt_extra("3.5.16", accepts, &["--snapshot-count=lots".into()]).unwrap_err();
+        assert_eq!(e.flag, "--snapshot-count=lots");
+        assert!(
+            e.to_string().contains("refuses --snapshot-count=lots"),
+            "{e}"
         );
     }
 }

@@ -80,26 +80,26 @@ pub fn http_client(tls: Option<&ClientTls>) -> reqwest::Client {
     b.build().expect("HTTP client")
 }
 
-/// Whether this etcd binary accepts flag `name`: `etcd NAME=… --version` parses every flag
-/// before it prints the version, and exits 2 with "flag provided but not defined" on one it
-/// does not know (every pinned release, `etcdmain/config.go` `parse`). Answers are cached per
-/// binary path (a binary is verified against its pin before every start).
-fn accepts_flag(etcd: &Path, name: &str) -> Result<bool, ClusterError> {
+/// Whether this etcd binary accepts `flag` (`--name=value` as it will run, or `--name`):
+/// `etcd FLAG --version` parses every flag before it prints the version, and exits 2 on a flag
+/// it does not define or a value it cannot parse (every pinned release, `etcdmain/config.go`
+/// `parse`). Answers are cached per binary path and flag (a binary is verified against its pin
+/// before every start).
+fn accepts_flag(etcd: &Path, flag: &str) -> Result<bool, ClusterError> {
     type Cache = Vec<(PathBuf, String, bool)>;
     static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(Vec::new());
     if let Some((_, _, k)) = CACHE
         .lock()
         .unwrap()
         .iter()
-        .find(|(p, n, _)| p == etcd && n == name)
+        .find(|(p, n, _)| p == etcd && n == flag)
     {
         return Ok(*k);
     }
-    let what = format!("{} {name} --version", etcd.display());
-    // A value the flag's type accepts whatever it is: booleans and numbers take "1", strings
-    // anything; the value is never used, --version exits first.
+    let what = format!("{} {flag} --version", etcd.display());
+    // The value is parsed but never used: --version exits first.
     let mut child = Command::new(etcd)
-        .arg(format!("{name}=1"))
+        .arg(flag)
         .arg("--version")
         .env_clear()
         .stdin(Stdio::null())
@@ -123,7 +123,7 @@ fn accepts_flag(etcd: &Path, name: &str) -> Result<bool, ClusterError> {
     CACHE
         .lock()
         .unwrap()
-        .push((etcd.to_path_buf(), name.to_string(), known));
+        .push((etcd.to_path_buf(), flag.to_string(), known));
     Ok(known)
 }
 

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::artifacts;
+use super::config::CaseConfig;
 use super::epoch::{refresh, Epoch, Recorded};
 use super::plan::Step;
 use super::record::{Applied, MemberState};
@@ -88,7 +89,11 @@ fn members_view(runner: &Runner<'_>) -> Vec<MemberView> {
 /// A case under way: the runner with its cluster and model, the epoch of traffic, and what was
 /// recorded so far.
 struct Case<'a> {
+    store: &'a ReleaseStore,
     setup: &'a CaseSetup,
+    config: &'a CaseConfig,
+    /// The etcd flags `config` renders for the case's releases.
+    flags: Vec<String>,
     runner: Runner<'a>,
     started: Instant,
     applied: Vec<Applied>,
@@ -100,11 +105,14 @@ struct Case<'a> {
 }
 
 impl<'a> Case<'a> {
-    fn new(store: &'a ReleaseStore, setup: &'a CaseSetup) -> Case<'a> {
+    fn new(store: &'a ReleaseStore, setup: &'a CaseSetup, config: &'a CaseConfig) -> Case<'a> {
         let mut runner = Runner::with_seed(store, setup.traffic_seed);
         runner.traffic_prefix = Some("k/".into());
         Case {
+            store,
             setup,
+            config,
+            flags: Vec::new(),
             runner,
             started: Instant::now(),
             applied: Vec::new(),
@@ -144,12 +152,18 @@ impl<'a> Case<'a> {
 
     /// Boots the older release behind peer-link proxies and starts the first epoch's traffic.
     async fn boot(&mut self) -> Result<(), String> {
+        let mut versions = Vec::new();
+        for r in [&self.setup.older, &self.setup.newer] {
+            let release = tokio::task::block_in_place(|| self.store.resolve(r));
+            versions.push(release.map_err(|e| e.to_string())?.version);
+        }
+        self.flags = self.config.flags(&versions.iter().collect::<Vec<_>>());
         let boot = Op::Lifecycle(Lifecycle::Cluster {
-            releases: vec![self.setup.older.clone(); self.setup.members],
+            releases: vec![self.setup.older.clone(); self.config.member_count()],
             v2: false,
             tls: false,
             proxied: true,
-            flags: vec![],
+            flags: self.flags.clone(),
             member_flags: vec![],
         });
         let t0 = Instant::now();
@@ -159,9 +173,7 @@ impl<'a> Case<'a> {
         }
         let booted = Ok(("booted".to_string(), String::new()));
         self.log(0, boot.to_string(), t0, booted).await;
-        if let Some(c) = self.runner.cluster.as_ref() {
-            refresh(&self.endpoints, c);
-        }
+        self.refresh();
         self.epoch = Some(Epoch::start(self.setup, &self.endpoints, 0, self.started));
         Ok(())
     }
@@ -177,12 +189,36 @@ impl<'a> Case<'a> {
             },
             Err(e) => Err(e.to_string()),
         };
-        if let Some(c) = self.runner.cluster.as_ref() {
-            refresh(&self.endpoints, c);
-        }
+        self.refresh();
         let failed = result.as_ref().err().cloned();
         self.log(step, label, t0, result).await;
         failed.map_or(Ok(()), Err)
+    }
+
+    /// Points traffic at the live voting members (learners serve no linearizable request).
+    fn refresh(&self) {
+        if let Some(c) = self.runner.cluster.as_ref() {
+            refresh(&self.endpoints, c, &self.voters());
+        }
+    }
+
+    /// The live members that vote, as the model knows them.
+    fn voters(&self) -> Vec<usize> {
+        let Some(c) = self.runner.cluster.as_ref() else {
+            return vec![];
+        };
+        c.live()
+            .into_iter()
+            .filter(|&i| {
+                let name = &c.member(i).name;
+                !self
+                    .runner
+                    .model
+                    .members
+                    .get(name)
+                    .is_some_and(|m| m.learner)
+            })
+            .collect()
     }
 
     fn view_ops(&mut self, f: impl FnOnce(&View, &CaseSetup, &mut Memory) -> Vec<Op>) -> Vec<Op> {
@@ -190,6 +226,8 @@ impl<'a> Case<'a> {
         let view = View {
             members: &members,
             model: &self.runner.model,
+            config: self.config,
+            flags: &self.flags,
         };
         f(&view, self.setup, &mut self.memory)
     }
@@ -214,13 +252,6 @@ impl<'a> Case<'a> {
                 if matches!(op, Op::Backup(Backup::SnapshotSave { .. })) {
                     self.memory.have_snapshot = true;
                 }
-                if matches!(op, Op::Lifecycle(Lifecycle::Pause { .. })) {
-                    // The fault's duration: about two election timeouts of the member frozen.
-                    tokio::time::sleep(Duration::from_millis(1000)).await;
-                }
-            }
-            if matches!(step, Step::Wait) {
-                tokio::time::sleep(Duration::from_secs(1)).await;
             }
             if matches!(step, Step::DisasterRestore) && self.epoch.is_none() {
                 self.epochs += 1;
@@ -244,10 +275,20 @@ impl<'a> Case<'a> {
 
     /// Closes the running epoch, if any: its read-back and checks.
     async fn close_epoch(&mut self) -> Option<String> {
+        let readers = if self.runner.model.has_quorum() {
+            self.voters()
+        } else {
+            Vec::new()
+        };
         let (e, c) = (self.epoch.take()?, self.runner.cluster.as_ref()?);
-        let quorum = self.runner.model.has_quorum();
-        e.close(c, quorum, self.setup.keys, self.started, &mut self.recorded)
-            .await
+        e.close(
+            c,
+            readers,
+            self.setup.keys,
+            self.started,
+            &mut self.recorded,
+        )
+        .await
     }
 
     /// The outcome; a failed case keeps its cluster's temp dir and writes its records there.
@@ -279,10 +320,11 @@ impl<'a> Case<'a> {
 pub async fn run_case(
     store: &ReleaseStore,
     setup: &CaseSetup,
+    config: &CaseConfig,
     steps: &[Step],
     inject_faults: bool,
 ) -> CaseOutcome {
-    let mut case = Case::new(store, setup);
+    let mut case = Case::new(store, setup, config);
     if let Err(e) = case.boot().await {
         return case.finish(Some(format!("boot: {e}")));
     }

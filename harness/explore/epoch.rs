@@ -32,11 +32,12 @@ pub struct Recorded {
     pub leases: Vec<LeaseRecord>,
 }
 
-/// The members traffic may use now: the live ones. Called after every operation.
-pub fn refresh(endpoints: &Endpoints, cluster: &Cluster) {
-    let live: Vec<(String, String)> = cluster
-        .live()
-        .into_iter()
+/// The members traffic may use now: `live`, the live voting members. Called after every
+/// operation.
+pub fn refresh(endpoints: &Endpoints, cluster: &Cluster, live: &[usize]) {
+    let live: Vec<(String, String)> = live
+        .iter()
+        .copied()
         .map(|i| {
             (
                 cluster.member(i).name.clone(),
@@ -80,12 +81,13 @@ impl Epoch {
 
     /// Ends the epoch: stops its traffic, reads every key back through every live member (so a
     /// lost acknowledged write shows up as a read the history cannot explain), checks the
-    /// history, the watch and the leases, and adds them to `all`. Without a `quorum` the reads
-    /// could only time out: they are skipped (the case failed before healing).
+    /// history, the watch and the leases, and adds them to `all`. `readers` are the live voting
+    /// members; none without a quorum, where the reads could only time out (the case failed
+    /// before healing).
     pub async fn close(
         self,
         cluster: &Cluster,
-        quorum: bool,
+        readers: Vec<usize>,
         keys: usize,
         started: Instant,
         all: &mut Recorded,
@@ -98,7 +100,6 @@ impl Epoch {
             Ok(l) => l,
             Err(e) => return Some(e),
         };
-        let readers = if quorum { cluster.live() } else { Vec::new() };
         let end_revision = match readers.first() {
             Some(&i) => sentinel(cluster, i, &self.prefix, started, &mut history).await,
             None => 0,

@@ -1,10 +1,12 @@
-//! Randomized exploration: step sequences ([`plan`]) run as real cases under traffic
-//! ([`case`]: each step [`translate`]d to operations, traffic in [`epoch`]s, a failure's
-//! [`artifacts`]), searched and shrunk with proptest ([`search`]), saved as replay files
-//! ([`replay`]), drawn as timelines ([`timeline`]) from the [`record`] of applied operations.
+//! Randomized exploration: cases of a drawn cluster configuration ([`config`]) and step
+//! sequence ([`plan`]) run as real cases under traffic ([`case`]: each step [`translate`]d to
+//! operations, traffic in [`epoch`]s, a failure's [`artifacts`]), searched and shrunk with
+//! proptest, flaky failures kept by retries ([`search`]), saved as replay files ([`replay`]),
+//! drawn as timelines ([`timeline`]) from the [`record`] of applied operations.
 
 pub mod artifacts;
 pub mod case;
+pub mod config;
 pub mod epoch;
 pub mod plan;
 pub mod record;
@@ -15,7 +17,8 @@ pub mod timeline;
 pub mod translate;
 
 pub use case::{run_case, CaseOutcome};
+pub use config::CaseConfig;
 pub use plan::{Step, Weights};
-pub use replay::Replay;
-pub use search::{explore, ExploreConfig, ExploreReport};
+pub use replay::{FailRate, Replay};
+pub use search::{explore, ExploreConfig, ExploreReport, Finding};
 pub use setup::{release_pairs, CaseSetup, NamedRelease, PairError};

@@ -19,7 +19,7 @@ pub enum Step {
     Kill(u8),
     /// Graceful restart if it runs; start if it is down.
     Restart(u8),
-    /// SIGSTOP for about two election timeouts, then SIGCONT.
+    /// SIGSTOP for two election timeouts (at least a second), then SIGCONT.
     Pause(u8),
     MoveLeader,
     SnapshotSave,
@@ -38,6 +38,29 @@ pub enum Step {
     Slow(u8),
     /// Let traffic run for a second.
     Wait,
+    /// Let traffic run for ten seconds (campaign cases).
+    LongWait,
+    /// SIGKILL a member and start it again, five times in a row, under load.
+    KillStorm(u8),
+    /// SIGSTOP the leader for four election timeouts, then SIGCONT.
+    PauseLeader,
+    /// SIGSTOP a member until the leader has committed past its retained log (snapshot count
+    /// plus catch-up entries, where the case's configuration makes that reachable), then SIGCONT.
+    PauseBehind(u8),
+    /// Cut a member off until the leader has snapshotted past it, then repair.
+    CutOffBehind(u8),
+    /// SIGKILL a member while a defragmentation of its backend is in flight.
+    KillDuringDefrag(u8),
+    /// SIGKILL a member while a physical compaction through it is in flight.
+    KillDuringCompact(u8),
+    /// Add a learner of a member's release (3.4+), then check every member list.
+    LearnerAdd(u8),
+    /// Promote the learner, if there is one (retried until it caught up).
+    LearnerPromote,
+    /// Move a voting member to a new peer URL (`member update`) and restart it on it.
+    MemberUpdate(u8),
+    /// Remove a member, then restart every other member one by one.
+    RemoveRestart(u8),
     /// Fault injection (only with `inject_faults`): change a value's bytes on one member's disk.
     CorruptValue(u8),
 }
@@ -74,6 +97,15 @@ pub struct Weights {
     pub drop_link: u32,
     pub slow: u32,
     pub wait: u32,
+    pub long_wait: u32,
+    pub kill_storm: u32,
+    pub pause_leader: u32,
+    pub pause_behind: u32,
+    pub cut_off_behind: u32,
+    pub kill_during: u32,
+    pub learner: u32,
+    pub member_update: u32,
+    pub remove_restart: u32,
     pub corrupt: u32,
 }
 
@@ -96,7 +128,26 @@ impl Default for Weights {
             drop_link: 2,
             slow: 2,
             wait: 2,
+            long_wait: 0,
+            kill_storm: 2,
+            pause_leader: 2,
+            pause_behind: 2,
+            cut_off_behind: 2,
+            kill_during: 3,
+            learner: 2,
+            member_update: 1,
+            remove_restart: 1,
             corrupt: 0,
+        }
+    }
+}
+
+impl Weights {
+    /// Campaign cases: long stretches of traffic between faults (the CLI's `--campaign`).
+    pub fn campaign() -> Weights {
+        Weights {
+            long_wait: 4,
+            ..Weights::default()
         }
     }
 }
@@ -128,6 +179,17 @@ pub fn step(w: &Weights) -> BoxedStrategy<Step> {
         ),
         (w.slow, m().prop_map(Step::Slow).boxed()),
         (w.wait, Just(Step::Wait).boxed()),
+        (w.long_wait, Just(Step::LongWait).boxed()),
+        (w.kill_storm, m().prop_map(Step::KillStorm).boxed()),
+        (w.pause_leader, Just(Step::PauseLeader).boxed()),
+        (w.pause_behind, m().prop_map(Step::PauseBehind).boxed()),
+        (w.cut_off_behind, m().prop_map(Step::CutOffBehind).boxed()),
+        (w.kill_during, m().prop_map(Step::KillDuringDefrag).boxed()),
+        (w.kill_during, m().prop_map(Step::KillDuringCompact).boxed()),
+        (w.learner, m().prop_map(Step::LearnerAdd).boxed()),
+        (w.learner, Just(Step::LearnerPromote).boxed()),
+        (w.member_update, m().prop_map(Step::MemberUpdate).boxed()),
+        (w.remove_restart, m().prop_map(Step::RemoveRestart).boxed()),
         (w.corrupt, m().prop_map(Step::CorruptValue).boxed()),
     ];
     let arms: Vec<(u32, BoxedStrategy<Step>)> = arms.into_iter().filter(|(w, _)| *w > 0).collect();

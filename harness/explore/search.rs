@@ -1,20 +1,28 @@
-//! Exploration: proptest draws step sequences from a seed, each runs as a real case, and a
-//! failure is shrunk (proptest drops and simplifies steps, re-running real clusters) within a
-//! wall-clock budget. The shrunk case is saved as a replay file, its seed in proptest's
-//! regression file, and its artifacts kept.
+//! Exploration: proptest draws (configuration, step sequence) cases from a seed, each runs as a
+//! real case, and a failure is shrunk (proptest drops and simplifies steps and moves the
+//! configuration toward etcd's defaults, re-running real clusters) within a wall-clock budget.
+//!
+//! etcd's bugs are often flaky: the 3.5.0 HashKV divergence after a SIGKILL fails about 2 runs
+//! in 3. A shrink candidate that passes once is no evidence it lost the bug, so while
+//! shrinking a candidate counts as failing if any of `tries` runs fails; the minimal case is
+//! then re-run to measure its rate, which its replay file records ("fails n of m"). The
+//! shrunk case is saved as a replay file, its seed in proptest's regression file, and its
+//! artifacts kept.
 
 use std::cell::RefCell;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use proptest::strategy::Strategy;
 use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
 };
 
 use super::case::{run_case, CaseOutcome};
+use super::config::{config, CaseConfig};
 use super::plan::{sequence, Step, Weights};
-use super::replay::Replay;
+use super::replay::{FailRate, Replay};
 use super::setup::CaseSetup;
 use crate::release::ReleaseStore;
 
@@ -28,11 +36,31 @@ pub struct ExploreConfig {
     pub shrink_budget: Duration,
     pub max_steps: usize,
     pub weights: Weights,
+    /// One configuration for every case instead of drawing one per case.
+    pub fixed_config: Option<CaseConfig>,
+    /// Runs of a shrink candidate, any failing of which keeps it (k, at least 1).
+    pub tries: u32,
+    /// Runs of the minimal case that measure its fail rate (0: none beyond the shrink).
+    pub rate_runs: u32,
     pub inject_faults: bool,
     /// Where replay files go.
     pub out_dir: PathBuf,
     /// proptest's regression file (seeds of failing cases), if any.
     pub regressions: Option<PathBuf>,
+}
+
+/// The minimal failing case of an exploration.
+#[derive(Debug)]
+pub struct Finding {
+    pub config: CaseConfig,
+    pub steps: Vec<Step>,
+    /// What failed, first line first.
+    pub reason: String,
+    pub replay: PathBuf,
+    /// The kept member logs, history and timeline of a failing run of the minimal case.
+    pub artifacts: Option<PathBuf>,
+    /// Its fail rate over the re-runs (and the run that found it).
+    pub rate: FailRate,
 }
 
 #[derive(Debug, Default)]
@@ -42,80 +70,186 @@ pub struct ExploreReport {
     pub ops_applied: usize,
     pub requests: usize,
     pub elapsed: Duration,
-    /// The minimal failing case, its message, replay file and artifacts.
-    pub failure: Option<(Vec<Step>, String, PathBuf, Option<PathBuf>)>,
+    pub failure: Option<Finding>,
 }
 
-/// Runs the exploration; progress lines go to `progress`.
+/// One case as proptest draws it.
+type Drawn = (CaseConfig, Vec<Step>);
+
+/// Runs the exploration on real clusters; progress lines go to `progress`.
 pub fn explore(
     store: &ReleaseStore,
     cfg: &ExploreConfig,
     progress: &mut dyn Write,
 ) -> ExploreReport {
     let rt = runtime();
-    let mut runner = test_runner(cfg);
-    let started = Instant::now();
-    let state = RefCell::new((
-        ExploreReport::default(),
-        None::<(Vec<Step>, CaseOutcome)>,
-        false,
-        progress,
-    ));
-    let strategy = sequence(&cfg.weights, cfg.max_steps);
-    let result = runner.run(&strategy, |steps| {
-        let mut st = state.borrow_mut();
-        let shrinking = st.2;
-        if !shrinking && started.elapsed() > cfg.time_budget {
-            return Ok(()); // budget spent: remaining cases pass unrun
-        }
-        let n = st.0.cases_run + st.0.shrink_runs + 1;
-        // One traffic seed for every case and shrink run, the one the replay file records: a
-        // shrunk case then runs with the traffic it failed with.
-        let outcome = rt.block_on(run_case(store, &cfg.setup, &steps, cfg.inject_faults));
-        if shrinking {
-            st.0.shrink_runs += 1;
+    search(cfg, progress, |config, steps| {
+        rt.block_on(run_case(
+            store,
+            &cfg.setup,
+            config,
+            steps,
+            cfg.inject_faults,
+        ))
+    })
+}
+
+/// What the search remembers between runs.
+struct State<'p> {
+    report: ExploreReport,
+    /// The smallest failing case so far and the outcome of its failing run.
+    last_failure: Option<(Drawn, CaseOutcome)>,
+    shrinking: bool,
+    progress: &'p mut dyn Write,
+}
+
+impl State<'_> {
+    /// Counts a run and prints its case line.
+    fn record(&mut self, drawn: &Drawn, outcome: &CaseOutcome, try_of: Option<(u32, u32)>) {
+        if self.shrinking {
+            self.report.shrink_runs += 1;
         } else {
-            st.0.cases_run += 1;
+            self.report.cases_run += 1;
         }
-        st.0.ops_applied += outcome.applied.len();
-        st.0.requests += outcome.requests;
-        let list: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+        self.report.ops_applied += outcome.applied.len();
+        self.report.requests += outcome.requests;
+        let n = self.report.cases_run + self.report.shrink_runs;
+        let list: Vec<String> = drawn.1.iter().map(|s| s.to_string()).collect();
         let verdict = outcome.failure.as_deref().map_or("ok".to_string(), |f| {
             format!("FAIL: {}", f.lines().next().unwrap_or(""))
         });
+        let kind = if self.shrinking { "shrink" } else { "case  " };
+        let tries = try_of.map_or(String::new(), |(t, k)| format!(" try {t}/{k}"));
         let _ = writeln!(
-            st.3,
-            "{} {n:>3} [{:>5.1}s, {} ops, {} requests, {} writes acked, {} watch events, {} leases] {} -> {verdict}",
-            if shrinking { "shrink" } else { "case  " },
+            self.progress,
+            "{kind} {n:>3}{tries} [{:>5.1}s, {} ops, {} requests, {} writes acked, {} watch events, {} leases] {{{}}} {} -> {verdict}",
             outcome.elapsed.as_secs_f64(),
             outcome.applied.len(),
             outcome.requests,
             outcome.writes_acknowledged,
             outcome.watch_events,
             outcome.leases,
+            drawn.0,
             list.join(", "),
         );
-        match outcome.failure.clone() {
-            None => Ok(()),
-            Some(f) => {
-                st.2 = true;
-                // Keep only the latest failure's artifacts: it is the smallest so far.
-                if let Some((_, old)) = st.1.take() {
-                    if let Some(dir) = old.artifacts {
-                        let _ = std::fs::remove_dir_all(dir);
-                    }
-                }
-                st.1 = Some((steps.clone(), outcome));
-                Err(TestCaseError::fail(f))
+    }
+
+    /// Keeps `outcome` as the smallest failure so far (dropping the previous one's artifacts).
+    fn keep_failure(&mut self, drawn: &Drawn, outcome: CaseOutcome) {
+        if let Some((_, old)) = self.last_failure.take() {
+            remove_artifacts(&old);
+        }
+        self.last_failure = Some((drawn.clone(), outcome));
+    }
+}
+
+fn remove_artifacts(o: &CaseOutcome) {
+    if let Some(dir) = &o.artifacts {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// The search itself, over any way of running a case: `run` is a real cluster in
+/// [`explore`], and a pure stand-in in the tests of the shrinking logic.
+pub fn search(
+    cfg: &ExploreConfig,
+    progress: &mut dyn Write,
+    mut run: impl FnMut(&CaseConfig, &[Step]) -> CaseOutcome,
+) -> ExploreReport {
+    let mut runner = test_runner(cfg);
+    let started = Instant::now();
+    let tries = cfg.tries.max(1);
+    let state = RefCell::new(State {
+        report: ExploreReport::default(),
+        last_failure: None,
+        shrinking: false,
+        progress,
+    });
+    let configs = match &cfg.fixed_config {
+        Some(c) => proptest::strategy::Just(c.clone()).boxed(),
+        None => config(),
+    };
+    let strategy = (configs, sequence(&cfg.weights, cfg.max_steps));
+    let run = RefCell::new(&mut run);
+    let result = runner.run(&strategy, |drawn| {
+        let mut st = state.borrow_mut();
+        if !st.shrinking && started.elapsed() > cfg.time_budget {
+            return Ok(()); // budget spent: remaining cases pass unrun
+        }
+        // Each run draws the traffic from the one seed the replay file records: a shrunk case
+        // runs with the traffic it failed with.
+        let k = if st.shrinking { tries } else { 1 };
+        for t in 1..=k {
+            let outcome = (run.borrow_mut())(&drawn.0, &drawn.1);
+            st.record(&drawn, &outcome, (k > 1).then_some((t, k)));
+            if let Some(f) = outcome.failure.clone() {
+                st.shrinking = true;
+                st.keep_failure(&drawn, outcome);
+                return Err(TestCaseError::fail(f));
             }
         }
+        Ok(())
     });
-    let (mut report, last_failure, _, _) = state.into_inner();
-    report.elapsed = started.elapsed();
+    let mut st = state.into_inner();
+    let mut report = std::mem::take(&mut st.report);
     if let Err(TestError::Fail(reason, minimal)) = result {
-        report.failure = Some(save_failure(cfg, minimal, reason.to_string(), last_failure));
+        let (rate, artifacts) = measure(cfg, &minimal, st, &mut report, &mut *run.borrow_mut());
+        report.failure = Some(save_failure(
+            cfg,
+            minimal,
+            reason.to_string(),
+            rate,
+            artifacts,
+        ));
     }
+    report.elapsed = started.elapsed();
     report
+}
+
+/// Re-runs the minimal case `cfg.rate_runs` times for its fail rate (counting the run that
+/// made it minimal); returns the rate and the artifacts of one failing run of it.
+fn measure(
+    cfg: &ExploreConfig,
+    minimal: &Drawn,
+    mut st: State<'_>,
+    report: &mut ExploreReport,
+    run: &mut impl FnMut(&CaseConfig, &[Step]) -> CaseOutcome,
+) -> (FailRate, Option<PathBuf>) {
+    let mut artifacts = match st.last_failure.take() {
+        Some((drawn, o)) if &drawn == minimal => o.artifacts,
+        Some((_, o)) => {
+            remove_artifacts(&o);
+            None
+        }
+        None => None,
+    };
+    let mut rate = FailRate { failed: 1, runs: 1 };
+    for t in 1..=cfg.rate_runs {
+        let outcome = run(&minimal.0, &minimal.1);
+        report.shrink_runs += 1;
+        report.ops_applied += outcome.applied.len();
+        report.requests += outcome.requests;
+        rate.runs += 1;
+        let verdict = match &outcome.failure {
+            Some(f) => {
+                rate.failed += 1;
+                format!("FAIL: {}", f.lines().next().unwrap_or(""))
+            }
+            None => "ok".into(),
+        };
+        let _ = writeln!(
+            st.progress,
+            "rate   {t}/{} [{:>5.1}s] -> {verdict}",
+            cfg.rate_runs,
+            outcome.elapsed.as_secs_f64()
+        );
+        if outcome.failure.is_some() && artifacts.is_none() {
+            artifacts = outcome.artifacts;
+        } else {
+            remove_artifacts(&outcome);
+        }
+    }
+    (rate, artifacts)
 }
 
 /// The 2-thread runtime cases run on (the machine's cores are shared with etcd).
@@ -150,41 +284,169 @@ fn test_runner(cfg: &ExploreConfig) -> TestRunner {
     )
 }
 
-/// Writes the minimal case's replay file and keeps the artifacts of the last failing run if it
-/// was that case (else they belong to a bigger one: removed).
+/// Writes the minimal case's replay file.
 fn save_failure(
     cfg: &ExploreConfig,
-    minimal: Vec<Step>,
+    (config, steps): Drawn,
     reason: String,
-    last_failure: Option<(Vec<Step>, CaseOutcome)>,
-) -> (Vec<Step>, String, PathBuf, Option<PathBuf>) {
+    rate: FailRate,
+    artifacts: Option<PathBuf>,
+) -> Finding {
     let _ = std::fs::create_dir_all(&cfg.out_dir);
     let path = cfg.out_dir.join(format!(
         "replay-{}-{}-seed{}.json",
         cfg.setup.older, cfg.setup.newer, cfg.seed
     ));
-    let artifacts = match last_failure {
-        Some((steps, o)) if steps == minimal => o.artifacts,
-        Some((_, o)) => {
-            if let Some(d) = o.artifacts {
-                let _ = std::fs::remove_dir_all(d);
-            }
-            None
-        }
-        None => None,
-    };
     let replay = Replay {
         seed: cfg.seed,
         setup: cfg.setup.clone(),
+        config: config.clone(),
         inject_faults: cfg.inject_faults,
-        steps: minimal.clone(),
+        steps: steps.clone(),
         failure: reason.clone(),
+        fails: Some(rate),
+        triage: None,
     };
-    let _ = replay.write(&path);
-    (minimal, reason, path, artifacts)
+    if let Err(e) = replay.write(&path) {
+        tracing::warn!("replay file {}: {e}", path.display());
+    }
+    Finding {
+        config,
+        steps,
+        reason,
+        replay: path,
+        artifacts,
+        rate,
+    }
 }
 
 /// Runs a replay file's case once.
 pub fn replay(store: &ReleaseStore, r: &Replay) -> CaseOutcome {
-    runtime().block_on(run_case(store, &r.setup, &r.steps, r.inject_faults))
+    runtime().block_on(run_case(
+        store,
+        &r.setup,
+        &r.config,
+        &r.steps,
+        r.inject_faults,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn cfg(tries: u32) -> ExploreConfig {
+        ExploreConfig {
+            setup: CaseSetup {
+                older: "3.5.0".into(),
+                newer: "3.5.0".into(),
+                traffic_seed: 1,
+                clients: 1,
+                rate: 0,
+                keys: 1,
+            },
+            cases: 64,
+            seed: 5,
+            time_budget: Duration::from_secs(60),
+            shrink_budget: Duration::from_secs(60),
+            max_steps: 8,
+            weights: Weights {
+                corrupt: 3,
+                ..Weights::default()
+            },
+            fixed_config: None,
+            tries,
+            rate_runs: 6,
+            inject_faults: true,
+            out_dir: std::env::temp_dir().join(format!("skew-search-{}", std::process::id())),
+            regressions: None,
+        }
+    }
+
+    fn outcome(failure: Option<String>) -> CaseOutcome {
+        CaseOutcome {
+            applied: vec![],
+            failure,
+            requests: 0,
+            writes_acknowledged: 0,
+            watch_events: 0,
+            leases: 0,
+            elapsed: Duration::ZERO,
+            artifacts: None,
+        }
+    }
+
+    /// A stand-in for a flaky etcd bug: a case with a corruption step fails one run in three
+    /// (a seeded coin), whatever else it holds and whatever its configuration.
+    fn flaky(seed: u64) -> impl FnMut(&CaseConfig, &[Step]) -> CaseOutcome {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        move |_, steps| {
+            let bites = steps.iter().any(|s| matches!(s, Step::CorruptValue(_)));
+            outcome((bites && rng.gen_ratio(1, 3)).then(|| "HashKV differs".to_string()))
+        }
+    }
+
+    #[test]
+    fn a_failure_that_bites_one_run_in_three_is_still_shrunk() {
+        let (mut shrunk, mut defaults) = (0, 0);
+        for seed in 0..8 {
+            let c = cfg(8);
+            let report = search(&c, &mut std::io::sink(), flaky(seed));
+            let f = report.failure.expect("found");
+            let _ = std::fs::remove_dir_all(&c.out_dir);
+            assert!(f.rate.runs == 7 && f.rate.failed >= 1, "{:?}", f.rate);
+            if f.steps.len() == 1 && matches!(f.steps[0], Step::CorruptValue(_)) {
+                shrunk += 1;
+            }
+            // The configuration does not matter to this failure: it shrinks to the defaults.
+            if f.config == CaseConfig::defaults() {
+                defaults += 1;
+            }
+        }
+        // With 8 tries a passing candidate hides the bug with probability (2/3)^8 < 4 %.
+        assert!(shrunk >= 6, "shrunk to one step in only {shrunk} of 8");
+        assert!(
+            defaults >= 6,
+            "configuration at the defaults in only {defaults} of 8"
+        );
+    }
+
+    #[test]
+    fn with_one_try_a_flaky_failure_shrinks_worse() {
+        let (mut one, mut eight) = (0, 0);
+        for seed in 0..8 {
+            for (tries, total) in [(1, &mut one), (8, &mut eight)] {
+                let c = cfg(tries);
+                let f = search(&c, &mut std::io::sink(), flaky(seed))
+                    .failure
+                    .expect("found");
+                let _ = std::fs::remove_dir_all(&c.out_dir);
+                *total += f.steps.len();
+            }
+        }
+        assert!(eight < one, "8 tries: {eight} steps in all, 1 try: {one}");
+    }
+
+    #[test]
+    fn the_replay_file_records_configuration_and_rate() {
+        let c = cfg(3);
+        let mut progress = Vec::new();
+        let report = search(&c, &mut progress, flaky(1));
+        let f = report.failure.expect("found");
+        // Every case line shows the configuration it ran.
+        let progress = String::from_utf8(progress).unwrap();
+        assert!(progress
+            .lines()
+            .all(|l| l.starts_with("rate") || l.contains(" members")));
+        assert!(
+            progress.contains(&format!("{{{}}}", f.config)),
+            "{progress}"
+        );
+        let r = Replay::read(&f.replay).unwrap();
+        let _ = std::fs::remove_dir_all(&c.out_dir);
+        assert_eq!(r.steps, f.steps);
+        assert_eq!(r.config, f.config);
+        assert_eq!(r.fails, Some(f.rate));
+    }
 }

@@ -10,7 +10,6 @@ pub struct CaseSetup {
     /// Older and newer release of the pair under test.
     pub older: String,
     pub newer: String,
-    pub members: usize,
     pub traffic_seed: u64,
     pub clients: usize,
     /// Requests per second over all clients (0: unlimited).

@@ -4,10 +4,9 @@
 //! or it exits with etcd's own refusal line in its log.
 
 use std::fmt;
-use std::time::Duration;
 
 use super::error::StepError;
-use super::op::{args, Op, Refs, Target};
+use super::op::{args, Hold, Op, Refs, Target};
 use super::runner::Runner;
 use crate::cluster::ClusterBuilder;
 use crate::model::Model;
@@ -37,9 +36,11 @@ pub enum Lifecycle {
     Kill {
         member: Target,
     },
-    /// SIGSTOP.
+    /// SIGSTOP; with a hold, SIGCONT once it passed (the member resolved once: `pause leader
+    /// for 2000` resumes the member that led, not whoever leads by then).
     Pause {
         member: Target,
+        hold: Option<Hold>,
     },
     /// SIGCONT.
     Resume {
@@ -70,7 +71,7 @@ pub enum Lifecycle {
     },
     /// Hold for `millis`: a documented fault duration, never a synchronisation.
     Wait {
-        millis: u64,
+        hold: Hold,
     },
 }
 
@@ -101,7 +102,11 @@ impl fmt::Display for Lifecycle {
             }
             Lifecycle::Stop { member } => write!(f, "stop {member}"),
             Lifecycle::Kill { member } => write!(f, "kill {member}"),
-            Lifecycle::Pause { member } => write!(f, "pause {member}"),
+            Lifecycle::Pause { member, hold: None } => write!(f, "pause {member}"),
+            Lifecycle::Pause {
+                member,
+                hold: Some(h),
+            } => write!(f, "pause {member} {h}"),
             Lifecycle::Resume { member } => write!(f, "resume {member}"),
             Lifecycle::Start {
                 member,
@@ -132,7 +137,10 @@ impl fmt::Display for Lifecycle {
                 write!(f, "{verb} {member} {release}")
             }
             Lifecycle::MoveLeaderAway { member } => write!(f, "move-leader-away {member}"),
-            Lifecycle::Wait { millis } => write!(f, "wait {millis}"),
+            Lifecycle::Wait {
+                hold: Hold::For { millis },
+            } => write!(f, "wait {millis}"),
+            Lifecycle::Wait { hold } => write!(f, "wait {hold}"),
         }
     }
 }
@@ -193,7 +201,17 @@ pub fn parse(verb: &str, a: &[&str]) -> Result<Op, String> {
         "cluster" => parse_cluster(a)?,
         "stop" => Lifecycle::Stop { member: one(a)? },
         "kill" => Lifecycle::Kill { member: one(a)? },
-        "pause" => Lifecycle::Pause { member: one(a)? },
+        "pause" => match a {
+            [m] => Lifecycle::Pause {
+                member: args::target(m)?,
+                hold: None,
+            },
+            [m, rest @ ..] => Lifecycle::Pause {
+                member: args::target(m)?,
+                hold: Some(args::hold(verb, rest).map_err(|e| format!("{e}: {usage}"))?),
+            },
+            [] => return Err(format!("`{verb}` takes: {usage}")),
+        },
         "resume" => Lifecycle::Resume { member: one(a)? },
         "move-leader-away" => Lifecycle::MoveLeaderAway { member: one(a)? },
         "start" => {
@@ -241,12 +259,15 @@ pub fn parse(verb: &str, a: &[&str]) -> Result<Op, String> {
                 downgrade: verb == "downgrade",
             }
         }
-        "wait" => {
-            args::exactly(verb, a, 1, usage)?;
-            Lifecycle::Wait {
-                millis: args::millis(verb, a[0])?,
-            }
-        }
+        "wait" => Lifecycle::Wait {
+            hold: match a {
+                [ms] => Hold::For {
+                    millis: args::millis(verb, ms)?,
+                },
+                ["until", ..] => args::hold(verb, a)?,
+                _ => return Err(format!("`{verb}` takes: {usage}")),
+            },
+        },
         other => return Err(format!("not a lifecycle step: {other}")),
     };
     Ok(op.into())
@@ -264,7 +285,7 @@ impl Lifecycle {
             },
             Lifecycle::Stop { member }
             | Lifecycle::Kill { member }
-            | Lifecycle::Pause { member }
+            | Lifecycle::Pause { member, .. }
             | Lifecycle::Resume { member }
             | Lifecycle::MoveLeaderAway { member } => r.with_members([member]),
             Lifecycle::Start {
@@ -285,9 +306,22 @@ impl Runner<'_> {
     pub(super) async fn apply_lifecycle(&mut self, op: &Lifecycle) -> Result<String, StepError> {
         match op {
             Lifecycle::Cluster { .. } => self.bootstrap(op).await,
+            Lifecycle::Pause {
+                member,
+                hold: Some(hold),
+            } => {
+                let i = self.index(member).await?;
+                let name = self.name(i);
+                self.cluster()?.member(i).pause();
+                self.model.stop(&name);
+                let held = self.hold(hold, Some(i)).await;
+                self.cluster()?.member(i).resume();
+                self.model.resume(&name);
+                Ok(format!("{name} paused for {held}, then resumed"))
+            }
             Lifecycle::Stop { member }
             | Lifecycle::Kill { member }
-            | Lifecycle::Pause { member } => {
+            | Lifecycle::Pause { member, .. } => {
                 let i = self.index(member).await?;
                 let name = self.name(i);
                 let c = self.cluster()?;
@@ -339,10 +373,7 @@ impl Runner<'_> {
                 let l = self.cluster_mut()?.move_leader_away(i).await?;
                 Ok(format!("leader is {}", self.name(l)))
             }
-            Lifecycle::Wait { millis } => {
-                tokio::time::sleep(Duration::from_millis(*millis)).await;
-                Ok(format!("held {millis} ms"))
-            }
+            Lifecycle::Wait { hold } => Ok(format!("held {}", self.hold(hold, None).await)),
         }
     }
 
@@ -430,6 +461,10 @@ mod tests {
             "upgrade leader 3.5.16",
             "downgrade m2 3.4.23",
             "wait 1500",
+            "wait until 500 entries",
+            "pause m2",
+            "pause leader for 2000",
+            "pause m3 until 250 entries",
         ] {
             assert_eq!(parse_line(l).unwrap().to_string(), l);
         }

@@ -41,6 +41,25 @@ impl Target {
     }
 }
 
+/// How long a fault (or a `wait`) is held: a time, or until the cluster has committed a number
+/// of raft entries more, so a member held off returns behind the leader's retained log
+/// (`--snapshot-count` plus the catch-up entries) however fast traffic runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hold {
+    For { millis: u64 },
+    Entries { count: u64 },
+}
+
+/// `for MS` or `until N entries`, as scenario lines write it.
+impl fmt::Display for Hold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hold::For { millis } => write!(f, "for {millis}"),
+            Hold::Entries { count } => write!(f, "until {count} entries"),
+        }
+    }
+}
+
 /// One operation, by family.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -171,6 +190,21 @@ pub(super) mod args {
         match a {
             [rest @ .., "via", t] => Ok((rest, Some(target(t)?))),
             rest => Ok((rest, None)),
+        }
+    }
+
+    /// `for MS` or `until N entries`.
+    pub fn hold(verb: &str, a: &[&str]) -> Result<super::Hold, String> {
+        match a {
+            ["for", t] => Ok(super::Hold::For {
+                millis: millis(verb, t)?,
+            }),
+            ["until", n, "entries"] => Ok(super::Hold::Entries {
+                count: n
+                    .parse()
+                    .map_err(|_| format!("`{verb}`: {n:?} is not a count of entries"))?,
+            }),
+            _ => Err(format!("`{verb}` is held `for MS` or `until N entries`")),
         }
     }
 

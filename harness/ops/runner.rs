@@ -9,11 +9,15 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::error::StepError;
-use super::op::{Op, Target};
+use super::op::{Hold, Op, Target};
 use super::oracle;
 use crate::cluster::Cluster;
 use crate::model::Model;
 use crate::release::{Release, ReleaseStore};
+
+/// The longest a fault is held waiting for entries to pass: without traffic, or without a
+/// quorum, they never do, and the fault is repaired anyway.
+pub const HOLD_ENTRIES_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long the oracle waits for etcd to agree with the model after a step.
 pub const AGREEMENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -56,6 +60,65 @@ impl<'a> Runner<'a> {
     /// A marker value unique within the run, drawn from the run's seed.
     pub(super) fn marker(&mut self, what: &str) -> String {
         format!("{what}-{:08x}", self.rng.gen::<u32>())
+    }
+
+    /// A number drawn from the run's seed in `range` (fault timings).
+    pub(super) fn draw(&mut self, range: std::ops::RangeInclusive<u64>) -> u64 {
+        self.rng.gen_range(range)
+    }
+
+    /// Holds a fault (or a `wait`) in place: for its time, or until the cluster's raft index, read
+    /// through a live voting member other than `held_off`, has grown by the count (bounded by
+    /// [`HOLD_ENTRIES_TIMEOUT`]). Returns what was held, for the step's outcome.
+    pub(super) async fn hold(&self, hold: &Hold, held_off: Option<usize>) -> String {
+        let count = match *hold {
+            Hold::For { millis } => {
+                tokio::time::sleep(Duration::from_millis(millis)).await;
+                return format!("{millis} ms");
+            }
+            Hold::Entries { count } => count,
+        };
+        let started = tokio::time::Instant::now();
+        let counters = self.cluster.as_ref().map_or(0, |c| {
+            c.live()
+                .into_iter()
+                .filter(|&i| Some(i) != held_off && !self.is_learner(i))
+                .count()
+        });
+        if counters == 0 {
+            return "no entries: no other live voting member to count them".into();
+        }
+        let index = || async {
+            let c = self.cluster.as_ref()?;
+            for i in c.live() {
+                if Some(i) == held_off || self.is_learner(i) {
+                    continue;
+                }
+                let status = tokio::time::timeout(Duration::from_secs(1), c.member(i).status());
+                if let Ok(Ok(s)) = status.await {
+                    return Some(s.raft_index);
+                }
+            }
+            None
+        };
+        let mut first = None;
+        let mut passed = 0;
+        while started.elapsed() < HOLD_ENTRIES_TIMEOUT {
+            if let Some(now) = index().await {
+                let from = *first.get_or_insert(now);
+                passed = now.saturating_sub(from);
+                if passed >= count {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        if passed >= count {
+            format!("{passed} entries ({secs:.1} s)")
+        } else {
+            format!("{secs:.0} s, only {passed} of {count} entries passed")
+        }
     }
 
     pub(super) fn cluster(&self) -> Result<&Cluster, StepError> {

@@ -53,6 +53,22 @@ pub fn add_member_needs_only_quorum(v: &Version) -> bool {
     *v >= Version::new(3, 5, 30)
 }
 
+/// `--experimental-snapshot-catchup-entries` arrived in 3.5.14 (PR #15878 backport, CHANGELOG-3.5);
+/// before, every release keeps a fixed 5000 entries behind a snapshot. 3.6 graduated it.
+pub fn has_snapshot_catchup_entries(v: &Version) -> bool {
+    *v >= Version::new(3, 5, 14)
+}
+
+/// `--experimental-compaction-batch-limit` exists from 3.4 (CHANGELOG-3.4).
+pub fn has_compaction_batch_limit(v: &Version) -> bool {
+    at_least(v, 3, 4)
+}
+
+/// `--experimental-watch-progress-notify-interval` exists from 3.4 (CHANGELOG-3.4).
+pub fn has_watch_progress_notify_interval(v: &Version) -> bool {
+    at_least(v, 3, 4)
+}
+
 /// The flags etcd renamed by dropping or adding the `--experimental-` prefix between releases:
 /// (`experimental name`, `graduated name`). 3.6 graduated these (CHANGELOG-3.6); 3.4 and 3.5 know
 /// only the experimental spelling. The flag renderer maps one to the other when a release
@@ -90,5 +106,11 @@ mod tests {
         assert!(!has_learners(&v("3.3.25")) && has_learners(&v("3.4.23")));
         assert!(!add_member_needs_only_quorum(&v("3.5.29")));
         assert!(add_member_needs_only_quorum(&v("3.5.30")));
+        assert!(!has_snapshot_catchup_entries(&v("3.5.13")));
+        assert!(has_snapshot_catchup_entries(&v("3.5.16")));
+        assert!(
+            !has_compaction_batch_limit(&v("3.3.25")) && has_compaction_batch_limit(&v("3.4.23"))
+        );
+        assert!(!has_watch_progress_notify_interval(&v("3.3.25")));
     }
 }
