@@ -18,12 +18,18 @@ use super::record::{Applied, MemberState};
 use super::setup::CaseSetup;
 use super::translate::{heal, translate, MemberView, Memory, View};
 use crate::ops::op::{Backup, Lifecycle};
-use crate::ops::{Op, Runner};
+use crate::ops::{Op, Runner, StepError};
 use crate::release::ReleaseStore;
 use crate::traffic::Endpoints;
 
 #[derive(Debug)]
 pub struct CaseOutcome {
+    /// The failure was a step the harness could not run in the state it met (a precondition,
+    /// `StepError::Precondition`): a translation bug to fix, never an etcd finding, and never
+    /// what a shrink may converge to.
+    pub precondition: bool,
+    /// The configuration as it ran on the case's releases (knobs they lack dropped).
+    pub config: Option<CaseConfig>,
     pub applied: Vec<Applied>,
     pub failure: Option<String>,
     pub requests: usize,
@@ -92,8 +98,11 @@ struct Case<'a> {
     store: &'a ReleaseStore,
     setup: &'a CaseSetup,
     config: &'a CaseConfig,
-    /// The etcd flags `config` renders for the case's releases.
+    /// The etcd flags `config` renders for the case's releases, and what it means there.
     flags: Vec<String>,
+    effective: Option<CaseConfig>,
+    /// A step failed its precondition (see [`CaseOutcome::precondition`]).
+    precondition: bool,
     runner: Runner<'a>,
     started: Instant,
     applied: Vec<Applied>,
@@ -113,6 +122,8 @@ impl<'a> Case<'a> {
             setup,
             config,
             flags: Vec::new(),
+            effective: None,
+            precondition: false,
             runner,
             started: Instant::now(),
             applied: Vec::new(),
@@ -157,7 +168,9 @@ impl<'a> Case<'a> {
             let release = tokio::task::block_in_place(|| self.store.resolve(r));
             versions.push(release.map_err(|e| e.to_string())?.version);
         }
-        self.flags = self.config.flags(&versions.iter().collect::<Vec<_>>());
+        let versions: Vec<_> = versions.iter().collect();
+        self.flags = self.config.flags(&versions);
+        self.effective = Some(self.config.effective(&versions));
         let boot = Op::Lifecycle(Lifecycle::Cluster {
             releases: vec![self.setup.older.clone(); self.config.member_count()],
             v2: false,
@@ -187,7 +200,10 @@ impl<'a> Case<'a> {
                 Ok(v) => Ok((what, v)),
                 Err(e) => Err(format!("{what}; then {e}")),
             },
-            Err(e) => Err(e.to_string()),
+            Err(e) => {
+                self.precondition |= matches!(e, StepError::Precondition(_));
+                Err(e.to_string())
+            }
         };
         self.refresh();
         let failed = result.as_ref().err().cloned();
@@ -304,6 +320,8 @@ impl<'a> Case<'a> {
             }
         }
         CaseOutcome {
+            precondition: self.precondition && failure.is_some(),
+            config: self.effective,
             requests: self.recorded.history.events.len(),
             writes_acknowledged: self.recorded.history.writes_acknowledged(),
             watch_events: self.recorded.watches.iter().map(|w| w.events.len()).sum(),

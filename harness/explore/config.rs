@@ -57,37 +57,50 @@ impl CaseConfig {
     /// The extra etcd flags for a case whose members run `releases`: a knob is rendered only if
     /// every one of them has its flag (flags stay with a member across upgrades).
     pub fn flags(&self, releases: &[&Version]) -> Vec<String> {
-        let all = |has: fn(&Version) -> bool| releases.iter().all(|v| has(v));
+        let c = self.effective(releases);
         let mut f = Vec::new();
-        if let Some(n) = self.snapshot_count {
+        if let Some(n) = c.snapshot_count {
             f.push(format!("--snapshot-count={n}"));
         }
-        if let Some(n) = self.snapshot_catchup_entries {
-            if all(facts::has_snapshot_catchup_entries) {
-                f.push(format!("--experimental-snapshot-catchup-entries={n}"));
-            }
+        if let Some(n) = c.snapshot_catchup_entries {
+            f.push(format!("--experimental-snapshot-catchup-entries={n}"));
         }
-        if let Some(n) = self.compaction_batch_limit {
-            if all(facts::has_compaction_batch_limit) {
-                f.push(format!("--experimental-compaction-batch-limit={n}"));
-            }
+        if let Some(n) = c.compaction_batch_limit {
+            f.push(format!("--experimental-compaction-batch-limit={n}"));
         }
-        if let Some(ms) = self.watch_progress_notify_ms {
-            if all(facts::has_watch_progress_notify_interval) {
-                f.push(format!(
-                    "--experimental-watch-progress-notify-interval={ms}ms"
-                ));
-            }
+        if let Some(ms) = c.watch_progress_notify_ms {
+            f.push(format!(
+                "--experimental-watch-progress-notify-interval={ms}ms"
+            ));
         }
-        if let Some((hb, el)) = self.timing {
+        if let Some((hb, el)) = c.timing {
             f.push(format!("--heartbeat-interval={hb}"));
             f.push(format!("--election-timeout={el}"));
         }
-        if let Some(s) = self.auto_compaction_secs {
+        if let Some(s) = c.auto_compaction_secs {
             f.push("--auto-compaction-mode=periodic".into());
             f.push(format!("--auto-compaction-retention={s}s"));
         }
         f
+    }
+
+    /// The configuration as it runs on `releases`: knobs a release lacks dropped, so the case
+    /// line says what the members got.
+    pub fn effective(&self, releases: &[&Version]) -> CaseConfig {
+        let all = |has: fn(&Version) -> bool| releases.iter().all(|v| has(v));
+        CaseConfig {
+            members: self.member_count(),
+            snapshot_catchup_entries: self
+                .snapshot_catchup_entries
+                .filter(|_| all(facts::has_snapshot_catchup_entries)),
+            compaction_batch_limit: self
+                .compaction_batch_limit
+                .filter(|_| all(facts::has_compaction_batch_limit)),
+            watch_progress_notify_ms: self
+                .watch_progress_notify_ms
+                .filter(|_| all(facts::has_watch_progress_notify_interval)),
+            ..self.clone()
+        }
     }
 
     /// The election timeout members run with, in ms.
@@ -210,6 +223,11 @@ mod tests {
         assert!(oldest.contains(&"--snapshot-count=10".to_string()));
         assert!(oldest.contains(&"--auto-compaction-retention=2s".to_string()));
         assert!(CaseConfig::defaults().flags(&[&v("3.5.16")]).is_empty());
+        // What the case line shows: what the members got.
+        assert_eq!(
+            c.effective(&[&v("3.3.25")]).to_string(),
+            "5 members, snapshot-count 10, heartbeat/election 100/1000ms, auto-compaction periodic 2s"
+        );
     }
 
     #[test]

@@ -129,7 +129,7 @@ impl State<'_> {
             outcome.writes_acknowledged,
             outcome.watch_events,
             outcome.leases,
-            drawn.0,
+            outcome.config.as_ref().unwrap_or(&drawn.0),
             list.join(", "),
         );
     }
@@ -182,6 +182,18 @@ pub fn search(
         for t in 1..=k {
             let outcome = (run.borrow_mut())(&drawn.0, &drawn.1);
             st.record(&drawn, &outcome, (k > 1).then_some((t, k)));
+            // A step the harness could not run is a translation bug, not the failure being
+            // shrunk: a candidate failing that way does not replace it.
+            let unrelated = st.shrinking
+                && outcome.precondition
+                && !st
+                    .last_failure
+                    .as_ref()
+                    .is_some_and(|(_, o)| o.precondition);
+            if unrelated {
+                remove_artifacts(&outcome);
+                continue;
+            }
             if let Some(f) = outcome.failure.clone() {
                 st.shrinking = true;
                 st.keep_failure(&drawn, outcome);
@@ -366,6 +378,8 @@ mod tests {
 
     fn outcome(failure: Option<String>) -> CaseOutcome {
         CaseOutcome {
+            precondition: false,
+            config: None,
             applied: vec![],
             failure,
             requests: 0,
@@ -448,5 +462,34 @@ mod tests {
         assert_eq!(r.steps, f.steps);
         assert_eq!(r.config, f.config);
         assert_eq!(r.fails, Some(f.rate));
+    }
+
+    #[test]
+    fn a_step_the_harness_cannot_run_is_not_what_a_shrink_converges_to() {
+        // Cases with a corruption step fail for real. Once one has, a candidate on one member
+        // fails a precondition instead (as `member-replace` on one member once did): the shrink
+        // must keep the real failure and its configuration rather than take that one.
+        let mut seen = false;
+        let run = move |config: &CaseConfig, steps: &[Step]| {
+            let real = steps.iter().any(|s| matches!(s, Step::CorruptValue(_)));
+            if seen && config.member_count() == 1 {
+                let mut o = outcome(Some("no other live member".into()));
+                o.precondition = true;
+                return o;
+            }
+            seen |= real;
+            outcome(real.then(|| "HashKV differs".to_string()))
+        };
+        let c = cfg(1);
+        let f = search(&c, &mut std::io::sink(), run)
+            .failure
+            .expect("found");
+        let _ = std::fs::remove_dir_all(&c.out_dir);
+        assert_eq!(f.reason, "HashKV differs");
+        assert!(
+            f.steps.iter().any(|s| matches!(s, Step::CorruptValue(_))),
+            "{:?}",
+            f.steps
+        );
     }
 }

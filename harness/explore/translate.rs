@@ -303,7 +303,10 @@ pub fn translate(view: &View, setup: &CaseSetup, step: &Step, memory: &mut Memor
         Step::DisasterRestore if memory.have_snapshot && view.restorable() => {
             disaster_restore(view)
         }
-        Step::MemberReplace(i) if view.all_running() => member_replace(view, *i, memory),
+        // A remove goes through another member: not in a one-member cluster.
+        Step::MemberReplace(i) if view.all_running() && view.members.len() > 1 => {
+            member_replace(view, *i, memory)
+        }
         Step::Partition(i) if quorum => on_running(i, |member| {
             Op::Fault(Fault::Partition {
                 member,
