@@ -129,7 +129,7 @@ fn replay_runs_a_case_on_other_releases_with_rates() {
     common::releases(&["3.5.16", "3.5.30"]);
     let file = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/findings/hashkv-divergence-after-kill-storm-3.5.0.json"
+        "/findings/hashkv-divergence-after-kill-during-defrag-3.5.1.json"
     );
     let (ok, stdout, stderr) = etcd_skew(&[
         "replay",
@@ -140,7 +140,10 @@ fn replay_runs_a_case_on_other_releases_with_rates() {
         "1",
     ]);
     assert!(ok, "{stdout}\n{stderr}");
-    assert!(stdout.contains("{3 members} [kill-storm(1)]"), "{stdout}");
+    assert!(
+        stdout.contains("{3 members} [kill-during-defrag(2)]"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("\n3.5.16: fails 0 of 1 (passes)"),
         "{stdout}"

