@@ -215,6 +215,7 @@ impl View<'_> {
 /// The operations `step` means in `view` (empty: nothing to do).
 pub fn translate(view: &View, setup: &CaseSetup, step: &Step, memory: &mut Memory) -> Vec<Op> {
     let quorum = view.quorum();
+    let peers = view.members.len() > 1;
     let on_running = |i: &u8, op: fn(Target) -> Op| -> Vec<Op> {
         view.running(*i).map(|n| op(named(n))).into_iter().collect()
     };
@@ -293,7 +294,8 @@ pub fn translate(view: &View, setup: &CaseSetup, step: &Step, memory: &mut Memor
         }
         Step::Wait => vec![wait_ms(1000)],
         Step::LongWait => vec![wait_ms(10_000)],
-        Step::MoveLeader if quorum => vec![Op::Lifecycle(Lifecycle::MoveLeaderAway {
+        // With one member there is no one to hand leadership to, nor a peer to cut it off from.
+        Step::MoveLeader if quorum && peers => vec![Op::Lifecycle(Lifecycle::MoveLeaderAway {
             member: Target::Leader,
         })],
         Step::SnapshotSave if quorum => vec![Op::Backup(Backup::SnapshotSave {
@@ -307,13 +309,13 @@ pub fn translate(view: &View, setup: &CaseSetup, step: &Step, memory: &mut Memor
         Step::MemberReplace(i) if view.all_running() && view.members.len() > 1 => {
             member_replace(view, *i, memory)
         }
-        Step::Partition(i) if quorum => on_running(i, |member| {
+        Step::Partition(i) if quorum && peers => on_running(i, |member| {
             Op::Fault(Fault::Partition {
                 member,
                 hold: FAULT,
             })
         }),
-        Step::PartitionLeader if quorum => vec![Op::Fault(Fault::Partition {
+        Step::PartitionLeader if quorum && peers => vec![Op::Fault(Fault::Partition {
             member: Target::Leader,
             hold: FAULT,
         })],
@@ -763,5 +765,18 @@ mod tests {
             one(&members, &model, Step::PauseLeader),
             ["pause leader for 2000"]
         );
+    }
+
+    #[test]
+    fn one_member_has_no_leader_to_move_nor_peers_to_cut() {
+        let (members, model) = cluster([OLDER; 3]);
+        let (one_m, one_model) = (
+            members[..1].to_vec(),
+            Model::bootstrap([("m1".to_string(), OLDER.parse().unwrap())]),
+        );
+        for step in [Step::MoveLeader, Step::Partition(0), Step::PartitionLeader] {
+            assert!(one(&one_m, &one_model, step.clone()).is_empty(), "{step}");
+            assert_eq!(one(&members, &model, step.clone()).len(), 1, "{step}");
+        }
     }
 }
