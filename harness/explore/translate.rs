@@ -390,16 +390,12 @@ fn disaster_restore(view: &View) -> Vec<Op> {
     let restore = Op::Backup(Backup::Restore {
         name: "last".into(),
     });
-    if view.all_running() {
-        vec![
-            Op::Lifecycle(Lifecycle::Kill {
-                member: Target::Follower,
-            }),
-            Op::Lifecycle(Lifecycle::Kill {
-                member: Target::Leader,
-            }),
-            restore,
-        ]
+    let kill = |member| Op::Lifecycle(Lifecycle::Kill { member });
+    if view.all_running() && view.members.len() == 1 {
+        // No follower to kill first: the one member is the majority.
+        vec![kill(Target::Leader), restore]
+    } else if view.all_running() {
+        vec![kill(Target::Follower), kill(Target::Leader), restore]
     } else {
         vec![restore]
     }
@@ -778,5 +774,14 @@ mod tests {
             assert!(one(&one_m, &one_model, step.clone()).is_empty(), "{step}");
             assert_eq!(one(&members, &model, step.clone()).len(), 1, "{step}");
         }
+        // A majority loss of one member: no follower to kill first.
+        let mut memory = Memory {
+            have_snapshot: true,
+            ..Memory::default()
+        };
+        assert_eq!(
+            ops(&one_m, &one_model, Step::DisasterRestore, &mut memory),
+            ["kill leader", "restore last"]
+        );
     }
 }
