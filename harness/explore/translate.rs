@@ -124,6 +124,11 @@ impl View<'_> {
         })
     }
 
+    /// `op` on member `i` if it runs, else nothing.
+    fn on_running(&self, i: u8, op: fn(Target) -> Op) -> Vec<Op> {
+        self.running(i).map(|n| op(named(n))).into_iter().collect()
+    }
+
     /// Is the member at `i` a learner (the model says)?
     fn learner(&self, i: u8) -> bool {
         self.member(i)
@@ -214,21 +219,41 @@ impl View<'_> {
 
 /// The operations `step` means in `view` (empty: nothing to do).
 pub fn translate(view: &View, setup: &CaseSetup, step: &Step, memory: &mut Memory) -> Vec<Op> {
-    let quorum = view.quorum();
-    let peers = view.members.len() > 1;
-    let on_running = |i: &u8, op: fn(Target) -> Op| -> Vec<Op> {
-        view.running(*i).map(|n| op(named(n))).into_iter().collect()
-    };
+    use Step::*;
+    match step {
+        Upgrade(_) | Downgrade(_) | RollingUpgrade => versions(view, setup, step),
+        LearnerAdd(_) | LearnerPromote | MemberUpdate(_) | RemoveRestart(_) | MemberReplace(_) => {
+            membership(view, step, memory)
+        }
+        MoveLeader | Partition(_) | PartitionLeader | DropLink(..) | Slow(_) | CutOffBehind(_) => {
+            network(view, step)
+        }
+        SnapshotSave | DisasterRestore | Compact | Defrag(_) | CorruptValue(_)
+        | KillDuringDefrag(_) | KillDuringCompact(_) => disk(view, step, memory),
+        _ => processes(view, setup, step),
+    }
+}
+
+/// Upgrades and downgrades: each member swapped onto the other release of the pair.
+fn versions(view: &View, setup: &CaseSetup, step: &Step) -> Vec<Op> {
     match step {
         Step::Upgrade(i) => view.swap(*i, &setup.newer),
         Step::Downgrade(i) => view.swap(*i, &setup.older),
         Step::RollingUpgrade => (0..view.members.len() as u8)
             .flat_map(|i| view.swap(i, &setup.newer))
             .collect(),
+        _ => vec![],
+    }
+}
+
+/// Kills, restarts, pauses and waits of member processes.
+fn processes(view: &View, setup: &CaseSetup, step: &Step) -> Vec<Op> {
+    let quorum = view.quorum();
+    match step {
         Step::KillLeader if quorum => vec![Op::Lifecycle(Lifecycle::Kill {
             member: Target::Leader,
         })],
-        Step::Kill(i) => on_running(i, |member| Op::Lifecycle(Lifecycle::Kill { member })),
+        Step::Kill(i) => view.on_running(*i, |member| Op::Lifecycle(Lifecycle::Kill { member })),
         Step::Restart(i) => match view.member(*i) {
             Some(m) if m.running => vec![
                 Op::Lifecycle(Lifecycle::Stop {
@@ -251,65 +276,27 @@ pub fn translate(view: &View, setup: &CaseSetup, step: &Step, memory: &mut Memor
             pause(Target::Leader, hold_ms(4 * view.config.election_ms()))
         }
         Step::PauseBehind(i) if quorum && view.members.len() >= 3 => view.hold_behind(*i, pause),
+        Step::KillStorm(i) if quorum => view.kill_storm(*i),
+        Step::Wait => vec![wait_ms(1000)],
+        Step::LongWait => vec![wait_ms(10_000)],
+        _ => vec![],
+    }
+}
+
+/// Leadership moves and faults on the peer network (through the proxies).
+fn network(view: &View, step: &Step) -> Vec<Op> {
+    let quorum = view.quorum();
+    let peers = view.members.len() > 1;
+    match step {
         Step::CutOffBehind(i) if quorum && view.members.len() >= 3 => view
             .hold_behind(*i, |member, hold| {
                 vec![Op::Fault(Fault::Partition { member, hold })]
             }),
-        Step::KillStorm(i) if quorum => view.kill_storm(*i),
-        Step::KillDuringDefrag(i) if quorum => on_running(i, |member| {
-            Op::Fault(Fault::KillDuring {
-                work: Work::Defrag,
-                member,
-            })
-        }),
-        Step::KillDuringCompact(i) if quorum => on_running(i, |member| {
-            Op::Fault(Fault::KillDuring {
-                work: Work::Compact,
-                member,
-            })
-        }),
-        Step::LearnerAdd(i) if quorum => view.learner_add(*i, memory),
-        Step::LearnerPromote if quorum => view
-            .model
-            .members
-            .iter()
-            .find(|(_, m)| m.learner && m.running)
-            .map(|(n, _)| {
-                vec![
-                    Op::Membership(Membership::Promote { member: named(n) }),
-                    Op::Membership(Membership::ExpectMembers),
-                ]
-            })
-            .unwrap_or_default(),
-        // Voting members only: a learner's `member update` drops its learner flag on every
-        // pinned release (etcd-io/etcd#21694, kept in findings/), which would mask the rest.
-        Step::MemberUpdate(i) if quorum && view.all_running() && !view.learner(*i) => {
-            on_running(i, |member| Op::Membership(Membership::Update { member }))
-                .into_iter()
-                .chain([Op::Membership(Membership::ExpectMembers)])
-                .collect()
-        }
-        Step::RemoveRestart(i) if view.all_running() && view.members.len() > 2 => {
-            remove_restart(view, *i)
-        }
-        Step::Wait => vec![wait_ms(1000)],
-        Step::LongWait => vec![wait_ms(10_000)],
         // With one member there is no one to hand leadership to, nor a peer to cut it off from.
         Step::MoveLeader if quorum && peers => vec![Op::Lifecycle(Lifecycle::MoveLeaderAway {
             member: Target::Leader,
         })],
-        Step::SnapshotSave if quorum => vec![Op::Backup(Backup::SnapshotSave {
-            name: "last".into(),
-            from: Target::Leader,
-        })],
-        Step::DisasterRestore if memory.have_snapshot && view.restorable() => {
-            disaster_restore(view)
-        }
-        // A remove goes through another member: not in a one-member cluster.
-        Step::MemberReplace(i) if view.all_running() && view.members.len() > 1 => {
-            member_replace(view, *i, memory)
-        }
-        Step::Partition(i) if quorum && peers => on_running(i, |member| {
+        Step::Partition(i) if quorum && peers => view.on_running(*i, |member| {
             Op::Fault(Fault::Partition {
                 member,
                 hold: FAULT,
@@ -327,17 +314,82 @@ pub fn translate(view: &View, setup: &CaseSetup, step: &Step, memory: &mut Memor
             })],
             _ => vec![],
         },
-        Step::Slow(i) if quorum => on_running(i, |member| {
+        Step::Slow(i) if quorum => view.on_running(*i, |member| {
             Op::Fault(Fault::Slow {
                 member,
                 delay_ms: 100,
                 hold: FAULT,
             })
         }),
+        _ => vec![],
+    }
+}
+
+/// Backups, restores, compaction and defragmentation, and kills inside them.
+fn disk(view: &View, step: &Step, memory: &mut Memory) -> Vec<Op> {
+    let quorum = view.quorum();
+    match step {
+        Step::KillDuringDefrag(i) if quorum => view.on_running(*i, |member| {
+            Op::Fault(Fault::KillDuring {
+                work: Work::Defrag,
+                member,
+            })
+        }),
+        Step::KillDuringCompact(i) if quorum => view.on_running(*i, |member| {
+            Op::Fault(Fault::KillDuring {
+                work: Work::Compact,
+                member,
+            })
+        }),
+        Step::SnapshotSave if quorum => vec![Op::Backup(Backup::SnapshotSave {
+            name: "last".into(),
+            from: Target::Leader,
+        })],
+        Step::DisasterRestore if memory.have_snapshot && view.restorable() => {
+            disaster_restore(view)
+        }
         Step::Compact if quorum => vec![Op::Data(Data::Compact)],
-        Step::Defrag(i) if quorum => on_running(i, |member| Op::Data(Data::Defrag { member })),
+        Step::Defrag(i) if quorum => {
+            view.on_running(*i, |member| Op::Data(Data::Defrag { member }))
+        }
         Step::CorruptValue(i) if quorum && view.all_running() => {
-            on_running(i, |member| Op::Fault(Fault::CorruptValue { member }))
+            view.on_running(*i, |member| Op::Fault(Fault::CorruptValue { member }))
+        }
+
+        _ => vec![],
+    }
+}
+
+/// Members added, promoted, updated, removed.
+fn membership(view: &View, step: &Step, memory: &mut Memory) -> Vec<Op> {
+    let quorum = view.quorum();
+    match step {
+        Step::LearnerAdd(i) if quorum => view.learner_add(*i, memory),
+        Step::LearnerPromote if quorum => view
+            .model
+            .members
+            .iter()
+            .find(|(_, m)| m.learner && m.running)
+            .map(|(n, _)| {
+                vec![
+                    Op::Membership(Membership::Promote { member: named(n) }),
+                    Op::Membership(Membership::ExpectMembers),
+                ]
+            })
+            .unwrap_or_default(),
+        // Voting members only: a learner's `member update` drops its learner flag on every
+        // pinned release (etcd-io/etcd#21694, kept in findings/), which would mask the rest.
+        Step::MemberUpdate(i) if quorum && view.all_running() && !view.learner(*i) => view
+            .on_running(*i, |member| Op::Membership(Membership::Update { member }))
+            .into_iter()
+            .chain([Op::Membership(Membership::ExpectMembers)])
+            .collect(),
+        Step::RemoveRestart(i) if view.all_running() && view.members.len() > 2 => {
+            remove_restart(view, *i)
+        }
+        // A remove goes through another member: not in a one-member cluster.
+        Step::MemberReplace(i) if view.all_running() && view.members.len() > 1 => {
+            member_replace(view, *i, memory)
         }
         _ => vec![],
     }
@@ -439,349 +491,5 @@ pub fn heal(view: &View, setup: &CaseSetup) -> Vec<Op> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const OLDER: &str = "3.4.23";
-    static DEFAULTS: CaseConfig = CaseConfig {
-        members: 3,
-        snapshot_count: None,
-        snapshot_catchup_entries: None,
-        compaction_batch_limit: None,
-        watch_progress_notify_ms: None,
-        timing: None,
-        auto_compaction_secs: None,
-    };
-    const NEWER: &str = "3.5.16";
-
-    fn setup() -> CaseSetup {
-        CaseSetup {
-            older: OLDER.into(),
-            newer: NEWER.into(),
-            traffic_seed: 1,
-            clients: 1,
-            rate: 0,
-            keys: 1,
-        }
-    }
-
-    /// Three members `m1..m3` on the given releases, all running, as booted.
-    fn cluster(releases: [&str; 3]) -> (Vec<MemberView>, Model) {
-        let members: Vec<MemberView> = releases
-            .iter()
-            .enumerate()
-            .map(|(i, r)| MemberView {
-                name: format!("m{}", i + 1),
-                release: r.to_string(),
-                version: r.parse().unwrap(),
-                running: true,
-                paused: false,
-            })
-            .collect();
-        let model = Model::bootstrap(members.iter().map(|m| (m.name.clone(), m.version.clone())));
-        (members, model)
-    }
-
-    fn stop(members: &mut [MemberView], model: &mut Model, i: usize) {
-        members[i].running = false;
-        model.stop(&members[i].name);
-    }
-
-    fn ops(members: &[MemberView], model: &Model, step: Step, memory: &mut Memory) -> Vec<String> {
-        let view = View {
-            members,
-            model,
-            config: &DEFAULTS,
-            flags: &[],
-        };
-        translate(&view, &setup(), &step, memory)
-            .iter()
-            .map(|o| o.to_string())
-            .collect()
-    }
-
-    fn one(members: &[MemberView], model: &Model, step: Step) -> Vec<String> {
-        ops(members, model, step, &mut Memory::default())
-    }
-
-    #[test]
-    fn a_kill_of_a_down_member_does_nothing() {
-        let (mut members, mut model) = cluster([OLDER; 3]);
-        stop(&mut members, &mut model, 1);
-        assert!(one(&members, &model, Step::Kill(1)).is_empty());
-        assert_eq!(one(&members, &model, Step::Kill(2)), ["kill m3"]);
-        // Positions wrap: 4 is m2 again.
-        assert!(one(&members, &model, Step::Kill(4)).is_empty());
-    }
-
-    #[test]
-    fn an_upgrade_of_a_member_on_the_newer_release_does_nothing() {
-        let (members, model) = cluster([NEWER, OLDER, OLDER]);
-        assert!(one(&members, &model, Step::Upgrade(0)).is_empty());
-        let up = one(&members, &model, Step::Upgrade(1));
-        assert_eq!(up.len(), 1);
-        assert!(
-            up[0].starts_with("upgrade m2") && up[0].contains(NEWER),
-            "{up:?}"
-        );
-    }
-
-    #[test]
-    fn an_upgrade_of_a_down_member_starts_it_on_the_newer_release() {
-        let (mut members, mut model) = cluster([OLDER; 3]);
-        stop(&mut members, &mut model, 0);
-        let view = View {
-            members: &members,
-            model: &model,
-            config: &DEFAULTS,
-            flags: &[],
-        };
-        let got = translate(&view, &setup(), &Step::Upgrade(0), &mut Memory::default());
-        assert_eq!(
-            got,
-            [Op::Lifecycle(Lifecycle::Start {
-                member: named("m1"),
-                release: Some(NEWER.into()),
-                flags: None,
-            })]
-        );
-    }
-
-    #[test]
-    fn a_rolling_upgrade_swaps_every_member_in_order() {
-        let (members, model) = cluster([OLDER, NEWER, OLDER]);
-        let view = View {
-            members: &members,
-            model: &model,
-            config: &DEFAULTS,
-            flags: &[],
-        };
-        let got = translate(
-            &view,
-            &setup(),
-            &Step::RollingUpgrade,
-            &mut Memory::default(),
-        );
-        let upgraded: Vec<&Target> = got
-            .iter()
-            .map(|o| match o {
-                Op::Lifecycle(Lifecycle::Upgrade {
-                    member,
-                    release,
-                    downgrade: false,
-                }) if release == NEWER => member,
-                other => panic!("not an upgrade to {NEWER}: {other}"),
-            })
-            .collect();
-        assert_eq!(upgraded, [&named("m1"), &named("m3")]);
-    }
-
-    #[test]
-    fn a_disaster_restore_needs_a_snapshot() {
-        let (members, model) = cluster([OLDER; 3]);
-        assert!(one(&members, &model, Step::DisasterRestore).is_empty());
-        let mut memory = Memory {
-            have_snapshot: true,
-            ..Memory::default()
-        };
-        assert_eq!(
-            ops(&members, &model, Step::DisasterRestore, &mut memory),
-            ["kill follower", "kill leader", "restore last"]
-        );
-    }
-
-    #[test]
-    fn a_member_replace_only_when_all_run() {
-        let (mut members, mut model) = cluster([OLDER; 3]);
-        let mut memory = Memory::default();
-        let got = ops(&members, &model, Step::MemberReplace(2), &mut memory);
-        assert_eq!(got.len(), 2, "{got:?}");
-        assert!(got[0].contains("m3") && got[1].contains("r1"), "{got:?}");
-        assert_eq!(memory.added, 1);
-        stop(&mut members, &mut model, 0);
-        assert!(ops(&members, &model, Step::MemberReplace(2), &mut memory).is_empty());
-        assert_eq!(memory.added, 1, "nothing replaced, no name used");
-    }
-
-    #[test]
-    fn faults_need_a_quorum() {
-        let (mut members, mut model) = cluster([OLDER; 3]);
-        stop(&mut members, &mut model, 0);
-        stop(&mut members, &mut model, 1);
-        for step in [
-            Step::KillLeader,
-            Step::Partition(2),
-            Step::PartitionLeader,
-            Step::Slow(2),
-            Step::Compact,
-            Step::SnapshotSave,
-            Step::Upgrade(2),
-        ] {
-            assert!(one(&members, &model, step.clone()).is_empty(), "{step}");
-        }
-        // A restart of a down member is how a quorum comes back.
-        assert_eq!(one(&members, &model, Step::Restart(0)).len(), 1);
-    }
-
-    #[test]
-    fn a_down_member_refused_its_release_starts_on_the_newer() {
-        let (mut members, mut model) = cluster([NEWER, NEWER, OLDER]);
-        // m3 (older) stops; the others being newer, the cluster version rises to 3.5.
-        stop(&mut members, &mut model, 2);
-        model.cluster_version = Some("3.5.16".parse::<Version>().unwrap().minor_version());
-        let view = View {
-            members: &members,
-            model: &model,
-            config: &DEFAULTS,
-            flags: &[],
-        };
-        assert_eq!(
-            heal(&view, &setup()),
-            [Op::Lifecycle(Lifecycle::Start {
-                member: named("m3"),
-                release: Some(NEWER.into()),
-                flags: None,
-            })]
-        );
-    }
-
-    #[test]
-    fn heal_resumes_the_paused() {
-        let (mut members, model) = cluster([OLDER; 3]);
-        members[1].paused = true;
-        let view = View {
-            members: &members,
-            model: &model,
-            config: &DEFAULTS,
-            flags: &[],
-        };
-        assert_eq!(
-            heal(&view, &setup()),
-            [Op::Lifecycle(Lifecycle::Resume {
-                member: named("m2")
-            })]
-        );
-    }
-
-    #[test]
-    fn a_kill_storm_kills_and_starts_five_times() {
-        let (members, model) = cluster([OLDER; 3]);
-        let got = one(&members, &model, Step::KillStorm(1));
-        assert_eq!(got.len(), 10);
-        assert!(
-            got.chunks(2).all(|c| c == ["kill m2", "start m2"]),
-            "{got:?}"
-        );
-    }
-
-    #[test]
-    fn holding_a_member_behind_follows_the_configuration() {
-        let (members, model) = cluster([OLDER; 3]);
-        // etcd's default snapshot count is out of reach: a long hold all the same.
-        assert_eq!(
-            one(&members, &model, Step::PauseBehind(0)),
-            ["pause m1 until 3000 entries"]
-        );
-        // 100 + 5000 kept entries (3.4 has no catch-up flag, so the drawn 10 is not rendered)
-        // + 100: past the leader's retained log.
-        let config = CaseConfig {
-            snapshot_count: Some(100),
-            snapshot_catchup_entries: Some(10),
-            ..DEFAULTS.clone()
-        };
-        let view = View {
-            members: &members,
-            model: &model,
-            config: &config,
-            flags: &[],
-        };
-        let got: Vec<String> = translate(
-            &view,
-            &setup(),
-            &Step::CutOffBehind(2),
-            &mut Memory::default(),
-        )
-        .iter()
-        .map(|o| o.to_string())
-        .collect();
-        assert_eq!(got, ["partition m3 until 5200 entries"]);
-    }
-
-    #[test]
-    fn learners_only_where_every_release_has_them_and_one_at_a_time() {
-        let (members, mut model) = cluster([OLDER; 3]);
-        let mut memory = Memory::default();
-        let got = ops(&members, &model, Step::LearnerAdd(1), &mut memory);
-        assert_eq!(got, ["learner-add r1 3.4.23", "expect-members"]);
-        model.members.get_mut("m2").unwrap().learner = true;
-        assert!(ops(&members, &model, Step::LearnerAdd(0), &mut memory).is_empty());
-        assert_eq!(
-            one(&members, &model, Step::LearnerPromote),
-            ["learner-promote m2", "expect-members"]
-        );
-        // etcd-io/etcd#21694: a learner's member update is a kept finding, not explored.
-        assert!(one(&members, &model, Step::MemberUpdate(1)).is_empty());
-        assert_eq!(
-            one(&members, &model, Step::MemberUpdate(0)),
-            ["member-update m1", "expect-members"]
-        );
-        let (old, old_model) = cluster(["3.3.25"; 3]);
-        assert!(one(&old, &old_model, Step::LearnerAdd(0)).is_empty());
-    }
-
-    #[test]
-    fn a_remove_then_restarts_the_others() {
-        let (members, model) = cluster([OLDER; 3]);
-        assert_eq!(
-            one(&members, &model, Step::RemoveRestart(0)),
-            [
-                "member-remove m1",
-                "stop m2",
-                "start m2",
-                "stop m3",
-                "start m3",
-                "expect-members"
-            ]
-        );
-    }
-
-    #[test]
-    fn kills_during_work_and_long_pauses() {
-        let (members, model) = cluster([OLDER; 3]);
-        assert_eq!(
-            one(&members, &model, Step::KillDuringDefrag(0)),
-            ["kill-during defrag m1"]
-        );
-        assert_eq!(
-            one(&members, &model, Step::KillDuringCompact(1)),
-            ["kill-during compact m2"]
-        );
-        // Four election timeouts of the harness's 500 ms.
-        assert_eq!(
-            one(&members, &model, Step::PauseLeader),
-            ["pause leader for 2000"]
-        );
-    }
-
-    #[test]
-    fn one_member_has_no_leader_to_move_nor_peers_to_cut() {
-        let (members, model) = cluster([OLDER; 3]);
-        let (one_m, one_model) = (
-            members[..1].to_vec(),
-            Model::bootstrap([("m1".to_string(), OLDER.parse().unwrap())]),
-        );
-        for step in [Step::MoveLeader, Step::Partition(0), Step::PartitionLeader] {
-            assert!(one(&one_m, &one_model, step.clone()).is_empty(), "{step}");
-            assert_eq!(one(&members, &model, step.clone()).len(), 1, "{step}");
-        }
-        // A majority loss of one member: no follower to kill first.
-        let mut memory = Memory {
-            have_snapshot: true,
-            ..Memory::default()
-        };
-        assert_eq!(
-            ops(&one_m, &one_model, Step::DisasterRestore, &mut memory),
-            ["kill leader", "restore last"]
-        );
-    }
-}
+#[path = "translate_tests.rs"]
+mod tests;
