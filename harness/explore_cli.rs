@@ -54,6 +54,9 @@ pub struct ExploreArgs {
     /// Where replay files go.
     #[arg(long, default_value = "explore-out")]
     out: PathBuf,
+    /// Run only shard K of N of the cases (CI matrices); shards together run every case.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<explore::Shard>,
 }
 
 pub fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
@@ -72,6 +75,7 @@ pub fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
         default_config,
         campaign,
         out,
+        shard,
     } = args;
     let max_steps = if campaign {
         max_steps.max(16)
@@ -115,6 +119,7 @@ pub fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
             inject_faults,
             out_dir: out.clone(),
             regressions: Some(out.join("explore.proptest-regressions")),
+            shard,
         };
         println!("== explore {older} -> {newer}: {cases} cases, seed {seed}");
         let report = explore::explore(store, &cfg, &mut std::io::stdout());

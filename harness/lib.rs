@@ -20,3 +20,4 @@ pub mod ops;
 pub mod release;
 pub mod scenario;
 pub mod traffic;
+pub mod validate;

@@ -10,12 +10,14 @@ use etcd_skew::cluster::ClusterBuilder;
 use etcd_skew::release::pin::{self, PinFrom};
 use etcd_skew::release::source::FetchConfig;
 use etcd_skew::release::{CacheState, Lock, Release, ReleaseStore, Version};
-use etcd_skew::scenario::{self, Scenario};
+use etcd_skew::scenario::{self, template, ReleaseRef, Scenario, Template};
 use etcd_skew::traffic::{Traffic, TrafficConfig};
 
 mod explore_cli;
+mod validate_cli;
 
 use explore_cli::{explore_cmd, replay_cmd, ExploreArgs};
+use validate_cli::{merge_cmd, validate_cmd, ValidateArgs};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +41,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Whether upgrading FROM → TO (and back) is safe: every applicable procedure, known bugs,
+    /// exploration and the compatibility diff, within a budget, as one report. Exit status: 0
+    /// no findings, 1 findings, 2 the harness could not do its work.
+    Validate(ValidateArgs),
+    /// Join shard reports (`validate --shard K/N --out DIR`) into one report.
+    Merge {
+        /// Shard output directories, each with a report.json.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[arg(long, default_value = "validate-out")]
+        out: PathBuf,
+    },
     /// Fetch and verify pinned releases into the cache.
     Fetch {
         /// Versions to fetch.
@@ -101,9 +115,13 @@ enum Command {
     Bench(etcd_skew::bench::cli::BenchArgs),
     /// Run scenario files step by step against the negotiation oracle.
     Run {
-        /// Scenario files (scenarios/*.scn).
+        /// Scenario files (scenarios/*.scn), or templates with --pair.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Instantiate the files as templates (scenarios/templates/*.scn) on FROM:TO; those
+        /// that do not apply to the pair are listed and skipped.
+        #[arg(long, value_name = "FROM:TO")]
+        pair: Option<String>,
     },
 }
 
@@ -131,9 +149,18 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Err(e) = run(Cli::parse()) {
-        eprintln!("etcd-skew: {e:#}");
-        std::process::exit(1);
+    let cli = Cli::parse();
+    // validate and merge promise 1 for findings, so their own failures exit 2.
+    let error_status = match cli.command {
+        Command::Validate(_) | Command::Merge { .. } => 2,
+        _ => 1,
+    };
+    match run(cli) {
+        Ok(status) => std::process::exit(status),
+        Err(e) => {
+            eprintln!("etcd-skew: {e:#}");
+            std::process::exit(error_status);
+        }
     }
 }
 
@@ -154,9 +181,11 @@ fn open_store(cli: &Cli) -> Result<ReleaseStore> {
     Ok(store)
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<i32> {
     let store = open_store(&cli)?;
     match cli.command {
+        Command::Validate(args) => return validate_cmd(&store, &cli.binaries, args),
+        Command::Merge { dirs, out } => return merge_cmd(&dirs, &out),
         Command::Fetch { versions, all } => fetch(&store, versions, all)?,
         Command::Releases => print_releases(&store),
         Command::Lock {
@@ -190,9 +219,9 @@ fn run(cli: Cli) -> Result<()> {
             releases,
             tries,
         } => replay_cmd(&store, file, releases, tries)?,
-        Command::Run { files } => run_scenarios(&store, files, &cli.binaries)?,
+        Command::Run { files, pair } => run_scenarios(&store, files, pair)?,
     }
-    Ok(())
+    Ok(0)
 }
 
 fn fetch(store: &ReleaseStore, versions: Vec<String>, all: bool) -> Result<()> {
@@ -313,22 +342,33 @@ fn traffic_cmd(
     Ok(())
 }
 
-fn run_scenarios(store: &ReleaseStore, files: Vec<PathBuf>, binaries: &[String]) -> Result<()> {
-    let mut known: Vec<String> = store
-        .lock()
-        .versions()
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
-    known.extend(
-        binaries
+fn run_scenarios(store: &ReleaseStore, files: Vec<PathBuf>, pair: Option<String>) -> Result<()> {
+    let known = store.names();
+    let scenarios = match pair {
+        None => files
             .iter()
-            .filter_map(|b| b.split_once('=').map(|(n, _)| n.to_string())),
-    );
-    let scenarios = files
-        .iter()
-        .map(|f| Scenario::load(f, &known))
-        .collect::<Result<Vec<_>, _>>()?;
+            .map(|f| Scenario::load(f, &known))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(pair) => {
+            let (from, to) = pair
+                .split_once(':')
+                .with_context(|| format!("--pair {pair:?}: expected FROM:TO"))?;
+            let side = |n: &str| -> Result<ReleaseRef> {
+                Ok(ReleaseRef::new(n, store.resolve(n)?.version))
+            };
+            let templates = files
+                .iter()
+                .map(|f| Template::load(f))
+                .collect::<Result<Vec<_>, _>>()?;
+            let instances = template::instances(&templates, &side(from)?, &side(to)?, &known)?;
+            for t in &templates {
+                if !instances.iter().any(|i| i.scenario.path == t.path) {
+                    println!("skipped {}: does not apply to {from} → {to}", t.name);
+                }
+            }
+            instances.into_iter().map(|i| i.scenario).collect()
+        }
+    };
     let rt = tokio::runtime::Runtime::new()?;
     let mut failed = Vec::new();
     for s in &scenarios {

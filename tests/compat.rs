@@ -1,6 +1,8 @@
-//! The flag diff between two real binaries, checked against the 3.5→3.4 downgrade guide (seed
-//! 002), whose lists come from 3.5.14 and 3.4.33: every entry that exists in the pinned 3.5.16
-//! and not in 3.4.23 must be in the diff, and the guide's renamed flag and changed defaults too.
+//! The flag and surface diffs between real binaries. The flag diff is checked against the
+//! 3.5→3.4 downgrade guide (seed 002), whose lists come from 3.5.14 and 3.4.33: every entry
+//! that exists in the pinned 3.5.16 and not in 3.4.23 must be in the diff, and the guide's
+//! renamed flag and changed defaults too. The surface diff is checked against the metric
+//! names and endpoints seeds 002 and 003 name.
 
 mod common;
 
@@ -73,4 +75,79 @@ fn the_flag_diff_of_3_4_23_and_3_5_16_has_the_guides_entries() {
         "{:?}",
         d.defaults_changed
     );
+}
+
+/// The metrics and endpoints of running members, against the guides: 3.5 serves
+/// `etcd_debugging_mvcc_db_compaction_last`, which 3.4 does not (seed 002/000, "metrics not
+/// available in 3.4"); 3.4 promoted `etcd_debugging_mvcc_db_total_size_in_bytes` to
+/// `etcd_mvcc_db_total_size_in_bytes` and kept the old name for compatibility only until 3.5
+/// (seed 003).
+#[test]
+fn the_surface_diff_of_running_members_has_the_guides_metrics() {
+    use etcd_skew::validate::surface;
+    let r = common::releases(&["3.3.25", "3.4.23", "3.5.16"]);
+    let rt = common::runtime();
+    let s: Vec<surface::Surface> = r
+        .iter()
+        .map(|r| {
+            rt.block_on(surface::probe(r))
+                .unwrap_or_else(|e| panic!("{}: {e}", r.name))
+        })
+        .collect();
+    for (r, s) in r.iter().zip(&s) {
+        println!("{}: {} metrics; {:?}", r.name, s.metrics.len(), s.answers);
+        assert!(
+            s.metrics.len() > 50,
+            "{}: {} metric families",
+            r.name,
+            s.metrics.len()
+        );
+    }
+    let d = surface::diff(&s[1], &s[2]);
+    assert!(
+        d.metrics_added
+            .contains(&"etcd_debugging_mvcc_db_compaction_last".to_string()),
+        "{d:?}"
+    );
+    assert!(
+        d.metrics_removed
+            .contains(&"etcd_debugging_mvcc_db_total_size_in_bytes".to_string()),
+        "{d:?}"
+    );
+    assert!(s[1].metrics.contains("etcd_mvcc_db_total_size_in_bytes"));
+    assert!(s[2].metrics.contains("etcd_mvcc_db_total_size_in_bytes"));
+    let d33 = surface::diff(&s[0], &s[1]);
+    // Seed 003: 3.4 adds etcd_mvcc_{put,delete,range,txn}_total beside the debugging names,
+    // and serves the gateway at /v3 (3.3.25 only at /v3beta and /v3alpha).
+    for m in [
+        "etcd_mvcc_put_total",
+        "etcd_mvcc_delete_total",
+        "etcd_mvcc_range_total",
+        "etcd_mvcc_txn_total",
+    ] {
+        assert!(d33.metrics_added.contains(&m.to_string()), "{m}: {d33:?}");
+    }
+    assert!(
+        d33.answers_changed
+            .iter()
+            .any(|a| a.request == "POST /v3/kv/range"
+                && a.older == "HTTP 404"
+                && a.newer.starts_with("HTTP 200")),
+        "{d33:?}"
+    );
+    // Every release answers /version with the two fields the harness reads.
+    for s in &s {
+        let v = s
+            .answers
+            .iter()
+            .find(|a| a.request == "GET /version")
+            .unwrap();
+        assert_eq!(
+            (v.status, v.keys.clone()),
+            (
+                Some(200),
+                vec!["etcdcluster".to_string(), "etcdserver".into()]
+            )
+        );
+    }
 }

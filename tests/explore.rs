@@ -120,6 +120,7 @@ fn config(older: &str, newer: &str, seed: u64, out: &std::path::Path) -> Explore
         inject_faults: false,
         out_dir: out.to_path_buf(),
         regressions: None,
+        shard: None,
     }
 }
 

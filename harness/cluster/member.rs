@@ -378,7 +378,7 @@ impl Member {
         }
     }
 
-    fn request_err(&self, op: &str, e: impl std::fmt::Display) -> ClusterError {
+    pub(crate) fn request_err(&self, op: &str, e: impl std::fmt::Display) -> ClusterError {
         ClusterError::Request {
             member: self.name.clone(),
             op: op.into(),

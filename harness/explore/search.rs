@@ -24,6 +24,7 @@ use super::config::{config, CaseConfig};
 use super::plan::{sequence, Step, Weights};
 use super::replay::{FailRate, Replay};
 use super::setup::CaseSetup;
+use super::shard::Shard;
 use crate::release::ReleaseStore;
 
 #[derive(Clone, Debug)]
@@ -47,6 +48,8 @@ pub struct ExploreConfig {
     pub out_dir: PathBuf,
     /// proptest's regression file (seeds of failing cases), if any.
     pub regressions: Option<PathBuf>,
+    /// Run only this shard's cases (every case is still drawn, so shards split one run).
+    pub shard: Option<Shard>,
 }
 
 /// The minimal failing case of an exploration.
@@ -71,6 +74,10 @@ pub struct ExploreReport {
     pub requests: usize,
     pub elapsed: Duration,
     pub failure: Option<Finding>,
+    /// The indices (in draw order, from 0) of the cases this run ran: what a shard covered.
+    pub cases: Vec<u32>,
+    /// The configurations the cases ran in, as their case lines show them.
+    pub configs: std::collections::BTreeSet<String>,
 }
 
 /// One case as proptest draws it.
@@ -110,6 +117,8 @@ impl State<'_> {
             self.report.shrink_runs += 1;
         } else {
             self.report.cases_run += 1;
+            let shown = outcome.config.as_ref().unwrap_or(&drawn.0).to_string();
+            self.report.configs.insert(shown);
         }
         self.report.ops_applied += outcome.applied.len();
         self.report.requests += outcome.requests;
@@ -171,10 +180,19 @@ pub fn search(
     };
     let strategy = (configs, sequence(&cfg.weights, cfg.max_steps));
     let run = RefCell::new(&mut run);
+    let drawn_cases = std::cell::Cell::new(0u32);
     let result = runner.run(&strategy, |drawn| {
         let mut st = state.borrow_mut();
-        if !st.shrinking && started.elapsed() > cfg.time_budget {
-            return Ok(()); // budget spent: remaining cases pass unrun
+        if !st.shrinking {
+            let index = drawn_cases.get();
+            drawn_cases.set(index + 1);
+            if started.elapsed() > cfg.time_budget {
+                return Ok(()); // budget spent: remaining cases pass unrun
+            }
+            if cfg.shard.is_some_and(|s| !s.owns(index as usize)) {
+                return Ok(()); // another shard's case
+            }
+            st.report.cases.push(index);
         }
         // Each run draws the traffic from the one seed the replay file records: a shrunk case
         // runs with the traffic it failed with.
@@ -373,6 +391,7 @@ mod tests {
             inject_faults: true,
             out_dir: std::env::temp_dir().join(format!("skew-search-{}", std::process::id())),
             regressions: None,
+            shard: None,
         }
     }
 
@@ -424,6 +443,36 @@ mod tests {
             defaults >= 6,
             "configuration at the defaults in only {defaults} of 8"
         );
+    }
+
+    #[test]
+    fn shards_together_run_exactly_the_cases_of_one_run() {
+        // Cases that never fail, recorded as drawn: every shard draws them all from one seed.
+        let drawn = |shard: Option<Shard>| {
+            let mut c = cfg(1);
+            c.cases = 40;
+            c.shard = shard;
+            let mut seen = Vec::new();
+            let report = search(&c, &mut std::io::sink(), |config, steps| {
+                seen.push(format!("{config} {steps:?}"));
+                outcome(None)
+            });
+            assert_eq!(report.cases.len(), seen.len());
+            (report.cases, seen)
+        };
+        let (all_idx, all) = drawn(None);
+        let (one_idx, one) = drawn(Some("1/2".parse().unwrap()));
+        let (two_idx, two) = drawn(Some("2/2".parse().unwrap()));
+        assert_eq!(all_idx, (0..40).collect::<Vec<u32>>());
+        assert!(one_idx.iter().all(|i| i % 2 == 0) && two_idx.iter().all(|i| i % 2 == 1));
+        let mut merged: Vec<(u32, String)> = one_idx
+            .into_iter()
+            .zip(one)
+            .chain(two_idx.into_iter().zip(two))
+            .collect();
+        merged.sort();
+        let merged: Vec<String> = merged.into_iter().map(|(_, c)| c).collect();
+        assert_eq!(merged, all);
     }
 
     #[test]

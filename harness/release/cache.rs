@@ -121,9 +121,15 @@ impl ReleaseStore {
         self.fetch(&version)
     }
 
+    /// Every name `resolve` accepts: the pinned versions, then the local builds' names.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.lock.versions().iter().map(|v| v.to_string()).collect();
+        names.extend(self.locals.keys().cloned());
+        names
+    }
+
     fn not_pinned(&self, name: &str) -> ReleaseError {
-        let mut pinned: Vec<String> = self.lock.versions().iter().map(|v| v.to_string()).collect();
-        pinned.extend(self.locals.keys().cloned());
+        let pinned = self.names();
         ReleaseError::NotPinned {
             version: name.into(),
             lock: self.lock.path.clone(),

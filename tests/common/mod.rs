@@ -40,19 +40,53 @@ pub fn init_logging() {
 /// steps; the report says whether and where it failed.
 pub fn run_scenario(file: &str) -> etcd_skew::scenario::ScenarioReport {
     let store = store();
-    let known: Vec<String> = store
-        .lock()
-        .versions()
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-    let s = etcd_skew::scenario::Scenario::load(&path, &known).unwrap_or_else(|e| panic!("{e}"));
+    let s = etcd_skew::scenario::Scenario::load(&path, &store.names())
+        .unwrap_or_else(|e| panic!("{e}"));
+    run_parsed(&s)
+}
+
+/// Runs a parsed scenario on real clusters, printing its steps.
+fn run_parsed(s: &etcd_skew::scenario::Scenario) -> etcd_skew::scenario::ScenarioReport {
     init_logging();
     runtime().block_on(async {
         let mut out = Vec::new();
-        let r = etcd_skew::scenario::run(store, &s, &mut out).await;
+        let r = etcd_skew::scenario::run(store(), s, &mut out).await;
         print!("{}", String::from_utf8_lossy(&out));
         r
     })
+}
+
+/// Runs `scenarios/templates/NAME.scn` on `from → to` (an `each` template when they are equal),
+/// after checking that the template claims to apply there.
+pub fn run_template(name: &str, from: &str, to: &str) -> etcd_skew::scenario::ScenarioReport {
+    use etcd_skew::scenario::{ReleaseRef, Template};
+    let store = store();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/templates")
+        .join(format!("{name}.scn"));
+    let t = Template::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let side = |n: &str| ReleaseRef::new(n, store.resolve(n).unwrap().version);
+    let (from, to) = (side(from), side(to));
+    let applies = if from == to {
+        t.applies_alone(&from.version)
+    } else {
+        t.applies(&from.version, &to.version)
+    };
+    assert!(
+        applies,
+        "{name} does not apply to {} → {}",
+        from.name, to.name
+    );
+    let s = t
+        .instantiate(&from, &to, &store.names())
+        .unwrap_or_else(|e| panic!("{e}"));
+    run_parsed(&s)
+}
+
+/// Held by tests that load the machine (several clusters, or timing-sensitive faults): the
+/// 2 cores run one of them at a time, as the brief asks.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -1,0 +1,568 @@
+//! `validate FROM TO`: everything the harness knows for one release pair, within a budget, as
+//! one [`report`]: the compatibility diff of the two binaries (flags, [`surface`]), every
+//! scenario template that applies to the pair, the kept findings of either release replayed
+//! on it, and exploration of the pair and of each release alone. Rendered by [`render`].
+//!
+//! The budget is wall-clock for the whole run. Scenarios may start until 60 % of it is spent
+//! (75 % for kept findings), explorations share what is left (half to the pair, a quarter to
+//! each release alone); a unit that cannot start in time is reported "not run: budget spent",
+//! never as passed. Units are numbered in one deterministic order so `--shard K/N` splits them,
+//! and explorations split their cases the same way.
+
+pub mod render;
+pub mod report;
+pub mod surface;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::explore::{self, CaseSetup, ExploreConfig, FailRate, Replay, Shard, Weights};
+use crate::release::compat;
+use crate::release::{Release, ReleaseError, ReleaseStore};
+use crate::scenario::template::{self, Instance};
+use crate::scenario::{ReleaseRef, ScenarioError, Template};
+use report::{
+    CompatResult, ExplorationResult, ExploreFinding, FlagChanges, KnownBugResult, Outcome,
+    Recorded, Report, ScenarioResult, Side,
+};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct ValidateConfig {
+    pub from: String,
+    pub to: String,
+    pub budget: Duration,
+    pub templates: PathBuf,
+    pub findings: PathBuf,
+    /// Replay files of explorations go here.
+    pub out_dir: PathBuf,
+    pub seed: u64,
+    pub shard: Option<Shard>,
+    /// Draw on-disk corruption in explorations: a failure the checks must catch (self-test).
+    pub inject_faults: bool,
+    /// Shrink tries and fail-rate re-runs of an exploration's failure.
+    pub tries: u32,
+    pub rate_runs: u32,
+    /// Runs of a kept finding per release (stopping at the first failure).
+    pub known_bug_runs: u32,
+    pub parts: Parts,
+    /// What a reproduce command starts with (`etcd-skew`, plus `--binary` options).
+    pub command: String,
+}
+
+/// Which parts run (all by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parts {
+    pub compat: bool,
+    pub scenarios: bool,
+    pub known_bugs: bool,
+    pub explore: bool,
+}
+
+impl Default for Parts {
+    fn default() -> Self {
+        Parts {
+            compat: true,
+            scenarios: true,
+            known_bugs: true,
+            explore: true,
+        }
+    }
+}
+
+/// Why a validation could not start (the report cannot be written at all).
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    #[error("release {name}")]
+    Release {
+        name: String,
+        #[source]
+        source: Box<ReleaseError>,
+    },
+    #[error("{from} → {to}: the pair must be an upgrade (FROM older than TO)")]
+    NotAnUpgrade { from: String, to: String },
+    #[error(transparent)]
+    Template(#[from] Box<ScenarioError>),
+    #[error("finding {path}: {message}")]
+    Finding { path: PathBuf, message: String },
+}
+
+/// What the run shows as it goes: a unit starting and ending, and detail lines (scenario
+/// steps, exploration cases).
+pub trait Progress {
+    fn begin(&mut self, unit: &str, spent: Duration, budget: Duration);
+    fn end(&mut self, unit: &str, outcome: &Outcome);
+    fn detail(&mut self) -> &mut dyn Write;
+}
+
+/// The wall clock of a validation.
+struct Clock {
+    started: Instant,
+    budget: Duration,
+}
+
+impl Clock {
+    fn spent(&self) -> Duration {
+        self.started.elapsed()
+    }
+    /// Whether work may still start when it must start before `share` of the budget.
+    fn may_start(&self, share: f64) -> bool {
+        self.spent() < self.budget.mul_f64(share)
+    }
+    fn left(&self) -> Duration {
+        self.budget.saturating_sub(self.spent())
+    }
+}
+
+fn budget_spent() -> Outcome {
+    Outcome::NotRun {
+        reason: "budget spent".into(),
+    }
+}
+
+fn not_mine(shard: Shard) -> Outcome {
+    Outcome::NotRun {
+        reason: format!("another shard's (this is {shard})"),
+    }
+}
+
+fn side(r: &Release) -> Side {
+    Side {
+        name: r.name.clone(),
+        version: r.version.to_string(),
+        source: r.source.clone(),
+    }
+}
+
+/// Runs the validation; errors only when it cannot start.
+pub fn validate(
+    store: &ReleaseStore,
+    cfg: &ValidateConfig,
+    progress: &mut dyn Progress,
+) -> Result<Report, ValidateError> {
+    let clock = Clock {
+        started: Instant::now(),
+        budget: cfg.budget,
+    };
+    let resolve = |name: &str| {
+        store
+            .resolve(name)
+            .map_err(|source| ValidateError::Release {
+                name: name.into(),
+                source: Box::new(source),
+            })
+    };
+    let (from, to) = (resolve(&cfg.from)?, resolve(&cfg.to)?);
+    if from.version >= to.version && from.name != to.name {
+        return Err(ValidateError::NotAnUpgrade {
+            from: cfg.from.clone(),
+            to: cfg.to.clone(),
+        });
+    }
+    let plan = plan(store, cfg, &from, &to)?;
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let mut report = Report {
+        from: side(&from),
+        to: side(&to),
+        budget_secs: cfg.budget.as_secs(),
+        elapsed_secs: 0.0,
+        shards: cfg.shard.into_iter().collect(),
+        scenarios: Vec::new(),
+        explorations: Vec::new(),
+        known_bugs: Vec::new(),
+        compat: None,
+        harness_errors: Vec::new(),
+    };
+    let owns = |unit: usize| cfg.shard.is_none_or(|s| s.owns(unit));
+
+    // Unit 0: the compatibility diff, first (cheap, and what an operator reads first).
+    if cfg.parts.compat && owns(0) {
+        progress.begin("compatibility diff", clock.spent(), cfg.budget);
+        let c = rt.block_on(compat_of(&from, &to));
+        let outcome = if c.errors.is_empty() {
+            Outcome::Passed
+        } else {
+            Outcome::NotRun {
+                reason: c.errors.join("; "),
+            }
+        };
+        progress.end("compatibility diff", &outcome);
+        report.compat = Some(c);
+    }
+
+    for (i, inst) in plan.instances.iter().enumerate() {
+        let unit = 1 + i;
+        let reproduce = format!(
+            "{} run --pair {}:{} {}",
+            cfg.command,
+            inst.from,
+            inst.to,
+            inst.scenario.path.display()
+        );
+        let mut result = ScenarioResult {
+            name: inst.name.clone(),
+            section: inst.section,
+            title: inst.scenario.title.clone(),
+            outcome: Outcome::NotRun {
+                reason: "not asked".into(),
+            },
+            seconds: 0.0,
+            steps_run: 0,
+            failed_step: None,
+            artifacts: None,
+            reproduce,
+        };
+        if !cfg.parts.scenarios {
+        } else if let Some(s) = cfg.shard.filter(|_| !owns(unit)) {
+            result.outcome = not_mine(s);
+        } else if !clock.may_start(if cfg.parts.explore { 0.6 } else { 1.0 }) {
+            result.outcome = budget_spent();
+        } else {
+            progress.begin(&result.name, clock.spent(), cfg.budget);
+            let started = Instant::now();
+            let r = rt.block_on(crate::scenario::run(
+                store,
+                &inst.scenario,
+                progress.detail(),
+            ));
+            result.seconds = started.elapsed().as_secs_f64();
+            result.steps_run = r.steps.len();
+            result.artifacts = r.artifacts.as_ref().map(|p| p.display().to_string());
+            result.outcome = match r.steps.iter().find(|s| s.outcome.is_err()) {
+                Some(s) => {
+                    result.failed_step = Some(format!("line {}: {}", s.line, s.op));
+                    Outcome::Failed {
+                        reason: s.outcome.clone().err().unwrap_or_default(),
+                    }
+                }
+                None => Outcome::Passed,
+            };
+            progress.end(&result.name, &result.outcome);
+        }
+        report.scenarios.push(result);
+    }
+
+    let first_bug_unit = 1 + plan.instances.len();
+    for (i, bug) in plan.known_bugs.iter().enumerate() {
+        let unit = first_bug_unit + i;
+        let mut result = KnownBugResult {
+            file: bug.path.display().to_string(),
+            release: bug.release.clone(),
+            summary: bug.summary.clone(),
+            etcd_issue: bug.etcd_issue.clone(),
+            recorded: bug.recorded.clone(),
+            outcome: Outcome::NotRun {
+                reason: "not asked".into(),
+            },
+            runs: FailRate::default(),
+            reproduce: format!(
+                "{} replay {} --releases {} --tries {}",
+                cfg.command,
+                bug.path.display(),
+                bug.release,
+                cfg.known_bug_runs.max(1)
+            ),
+        };
+        let name = format!("known bug {} on {}", bug.file_name(), bug.release);
+        if !cfg.parts.known_bugs {
+        } else if let Recorded::PassesOn { .. } = bug.recorded {
+            result.outcome = Outcome::NotRun {
+                reason: "recorded as passing on this release".into(),
+            };
+        } else if let Some(s) = cfg.shard.filter(|_| !owns(unit)) {
+            result.outcome = not_mine(s);
+        } else {
+            progress.begin(&name, clock.spent(), cfg.budget);
+            let replay = bug.replay.on(&bug.release, &bug.release);
+            let mut outcome = budget_spent();
+            for _ in 0..cfg.known_bug_runs.max(1) {
+                if !clock.may_start(if cfg.parts.explore { 0.75 } else { 1.0 }) {
+                    break;
+                }
+                let o = explore::search::replay(store, &replay);
+                result.runs.runs += 1;
+                if let Some(f) = o.failure {
+                    result.runs.failed += 1;
+                    outcome = Outcome::Failed {
+                        reason: format!(
+                            "reproduced: {}{}",
+                            f.lines().next().unwrap_or(""),
+                            o.artifacts
+                                .map(|a| format!(" (artifacts: {})", a.display()))
+                                .unwrap_or_default()
+                        ),
+                    };
+                    break;
+                }
+                outcome = Outcome::Passed;
+            }
+            progress.end(&name, &outcome);
+            result.outcome = outcome;
+        }
+        report.known_bugs.push(result);
+    }
+
+    if cfg.parts.explore {
+        let targets = plan.targets();
+        let left = clock.left();
+        for (older, newer, share) in targets {
+            let target = if older == newer {
+                format!("{} alone", older.name)
+            } else {
+                format!("{}→{}", older.name, newer.name)
+            };
+            let time = left.mul_f64(share);
+            let mut result = ExplorationResult {
+                target: target.clone(),
+                older: older.name.clone(),
+                newer: newer.name.clone(),
+                outcome: budget_spent(),
+                seed: cfg.seed,
+                cases: Vec::new(),
+                shrink_runs: 0,
+                operations: 0,
+                requests: 0,
+                configs: Vec::new(),
+                seconds: 0.0,
+                finding: None,
+            };
+            // Below half a minute not even one case of a few steps fits.
+            if time >= Duration::from_secs(30) {
+                progress.begin(&format!("explore {target}"), clock.spent(), cfg.budget);
+                let e = explore_config(cfg, &older.name, &newer.name, time);
+                let r = explore::explore(store, &e, progress.detail());
+                result.cases = r.cases;
+                result.shrink_runs = r.shrink_runs;
+                result.operations = r.ops_applied;
+                result.requests = r.requests;
+                result.configs = r.configs.into_iter().collect();
+                result.seconds = r.elapsed.as_secs_f64();
+                result.outcome = match &r.failure {
+                    Some(f) => Outcome::Failed {
+                        reason: f.reason.lines().next().unwrap_or("").to_string(),
+                    },
+                    None if result.cases.is_empty() => budget_spent(),
+                    None => Outcome::Passed,
+                };
+                result.finding = r.failure.map(|f| ExploreFinding {
+                    reason: f.reason.clone(),
+                    config: f.config.to_string(),
+                    steps: f.steps.iter().map(|s| s.to_string()).collect(),
+                    rate: f.rate,
+                    reproduce: format!("{} replay {}", cfg.command, f.replay.display()),
+                    replay: f.replay.display().to_string(),
+                    timeline_svg: f
+                        .artifacts
+                        .as_ref()
+                        .and_then(|a| std::fs::read_to_string(a.join("timeline.svg")).ok()),
+                    artifacts: f.artifacts.map(|a| a.display().to_string()),
+                });
+                progress.end(&format!("explore {target}"), &result.outcome);
+            }
+            report.explorations.push(result);
+        }
+    }
+    report.elapsed_secs = clock.spent().as_secs_f64();
+    Ok(report)
+}
+
+fn explore_config(cfg: &ValidateConfig, older: &str, newer: &str, time: Duration) -> ExploreConfig {
+    ExploreConfig {
+        setup: CaseSetup {
+            older: older.into(),
+            newer: newer.into(),
+            traffic_seed: cfg.seed,
+            clients: 16,
+            rate: 0,
+            keys: 16,
+        },
+        cases: 10_000,
+        seed: cfg.seed,
+        time_budget: time,
+        shrink_budget: time,
+        max_steps: 8,
+        weights: Weights {
+            corrupt: if cfg.inject_faults { 30 } else { 0 },
+            ..Weights::default()
+        },
+        fixed_config: None,
+        tries: cfg.tries,
+        rate_runs: cfg.rate_runs,
+        inject_faults: cfg.inject_faults,
+        out_dir: cfg.out_dir.clone(),
+        regressions: None,
+        shard: cfg.shard,
+    }
+}
+
+/// A kept finding to check on one release.
+pub struct PlannedBug {
+    pub path: PathBuf,
+    pub replay: Replay,
+    pub release: String,
+    pub summary: String,
+    pub etcd_issue: String,
+    pub recorded: Recorded,
+}
+
+impl PlannedBug {
+    fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// The units of a validation, in the order shards number them.
+pub struct Plan {
+    pub instances: Vec<Instance>,
+    pub known_bugs: Vec<PlannedBug>,
+    from: ReleaseRef,
+    to: ReleaseRef,
+}
+
+impl Plan {
+    /// Exploration targets with their share of the time left: the pair, then each alone.
+    fn targets(&self) -> Vec<(ReleaseRef, ReleaseRef, f64)> {
+        if self.from == self.to {
+            return vec![(self.from.clone(), self.from.clone(), 1.0)];
+        }
+        vec![
+            // Shares of the time left when explorations begin.
+            (self.from.clone(), self.to.clone(), 0.5),
+            (self.from.clone(), self.from.clone(), 0.25),
+            (self.to.clone(), self.to.clone(), 0.25),
+        ]
+    }
+
+    /// The names of the units, in shard order (for listings and tests).
+    pub fn unit_names(&self) -> Vec<String> {
+        let mut v = vec!["compatibility diff".to_string()];
+        v.extend(self.instances.iter().map(|i| i.name.clone()));
+        v.extend(
+            self.known_bugs
+                .iter()
+                .map(|b| format!("known bug {} on {}", b.file_name(), b.release)),
+        );
+        v
+    }
+}
+
+/// Every unit a validation of `from → to` has: template instances, kept findings per release.
+pub fn plan(
+    store: &ReleaseStore,
+    cfg: &ValidateConfig,
+    from: &Release,
+    to: &Release,
+) -> Result<Plan, ValidateError> {
+    let known = store.names();
+    let (f, t) = (
+        ReleaseRef::new(&from.name, from.version.clone()),
+        ReleaseRef::new(&to.name, to.version.clone()),
+    );
+    let templates = Template::load_dir(&cfg.templates).map_err(Box::new)?;
+    let instances = template::instances(&templates, &f, &t, &known).map_err(Box::new)?;
+    let known_bugs = known_bugs(&cfg.findings, &[&f, &t])?;
+    Ok(Plan {
+        instances,
+        known_bugs,
+        from: f,
+        to: t,
+    })
+}
+
+/// Kept findings (`findings/*.json` with a triage) for each release, in file order.
+fn known_bugs(dir: &Path, releases: &[&ReleaseRef]) -> Result<Vec<PlannedBug>, ValidateError> {
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    paths.sort();
+    let mut out = Vec::new();
+    let mut names: Vec<&str> = releases.iter().map(|r| r.name.as_str()).collect();
+    names.dedup();
+    for path in paths {
+        let replay = Replay::read(&path).map_err(|message| ValidateError::Finding {
+            path: path.clone(),
+            message,
+        })?;
+        let Some(triage) = replay.triage.clone() else {
+            continue;
+        };
+        for name in &names {
+            let on = |list: &[explore::replay::OnRelease]| {
+                list.iter()
+                    .find(|o| o.pair() == (*name, *name))
+                    .map(|o| o.rate)
+            };
+            let recorded = match (on(&triage.fails_on), on(&triage.passes_on)) {
+                (Some(rate), _) => Recorded::FailsOn { rate },
+                (None, Some(rate)) => Recorded::PassesOn { rate },
+                (None, None) => Recorded::Unknown,
+            };
+            out.push(PlannedBug {
+                path: path.clone(),
+                replay: replay.clone(),
+                release: name.to_string(),
+                summary: triage.summary.clone(),
+                etcd_issue: triage.etcd_issue.clone(),
+                recorded,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The flag diff (from the binaries' help) and the surface diff (from one running member of
+/// each); what could not be read goes to `errors`.
+async fn compat_of(from: &Release, to: &Release) -> CompatResult {
+    let mut errors = Vec::new();
+    let flags = match (compat::help_of(from), compat::help_of(to)) {
+        (Ok(a), Ok(b)) => {
+            let d = compat::diff(&a, &b);
+            let shown = |d: &Option<String>| format!("'{}'", d.as_deref().unwrap_or(""));
+            Some(FlagChanges {
+                removed: d.removed,
+                added: d.added,
+                renamed: d
+                    .renamed
+                    .iter()
+                    .map(|r| format!("{} → {}", r.older, r.newer))
+                    .collect(),
+                defaults_changed: d
+                    .defaults_changed
+                    .iter()
+                    .map(|c| format!("{}: {} → {}", c.flag, shown(&c.older), shown(&c.newer)))
+                    .collect(),
+            })
+        }
+        (a, b) => {
+            for e in [a.err(), b.err()].into_iter().flatten() {
+                let chain: Vec<String> = crate::release::error::causes(&e)
+                    .map(|c| c.to_string())
+                    .collect();
+                errors.push(format!("flags: {}", chain.join(": ")));
+            }
+            None
+        }
+    };
+    let surface = match (surface::probe(from).await, surface::probe(to).await) {
+        (Ok(a), Ok(b)) => Some(surface::diff(&a, &b)),
+        (a, b) => {
+            for e in [a.err(), b.err()].into_iter().flatten() {
+                errors.push(format!("metrics and endpoints: {e}"));
+            }
+            None
+        }
+    };
+    CompatResult {
+        flags,
+        surface,
+        errors,
+    }
+}
