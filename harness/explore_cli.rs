@@ -137,6 +137,9 @@ pub fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
         if let Some(f) = report.failure {
             failed = true;
             let list: Vec<String> = f.steps.iter().map(|s| s.to_string()).collect();
+            if f.precondition {
+                println!("a step the harness could not run: a harness bug, not etcd's");
+            }
             println!(
                 "FAILED ({}), shrunk to {{{}}} [{}]: {}",
                 f.rate,

@@ -52,6 +52,9 @@ pub struct ValidateArgs {
     /// Runs of each kept finding per release (stops at the first failure).
     #[arg(long, default_value_t = 3)]
     known_bug_runs: u32,
+    /// Also run the catch-up benchmark at this v2 dataset size (MB): upgrade and baseline.
+    #[arg(long, value_name = "MB")]
+    catch_up: Option<u32>,
 }
 
 /// Progress on a terminal: a spinner with the unit, budget spent and findings so far; plain
@@ -180,6 +183,7 @@ pub fn validate_cmd(store: &ReleaseStore, binaries: &[String], args: ValidateArg
         known_bug_runs: args.known_bug_runs,
         parts,
         command,
+        catch_up_mb: args.catch_up,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = ProgressBar::new_spinner();

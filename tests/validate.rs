@@ -258,3 +258,77 @@ fn bad_input_is_one_line_and_exit_2() {
         "etcd-skew: 3.5.30 → 3.5.16: the pair must be an upgrade (FROM older than TO)"
     );
 }
+
+/// Runs headless Chromium (Debian's `chromium`, installed by `.ci/run`) on `args`, bounded.
+fn chromium(args: &[&str]) -> std::process::Output {
+    Command::new("timeout")
+        .arg("120")
+        .arg("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .args(args)
+        .output()
+        .expect("chromium runs (apt-get install chromium)")
+}
+
+#[test]
+fn the_html_report_renders_its_sections_in_a_browser() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    // With the catch-up benchmark at 1 MB, so the page carries its plot too.
+    let (_, r, _) = validate(
+        &["3.4.23", "3.5.16", "--budget", "0s", "--catch-up", "1"],
+        dir.path(),
+    );
+    let c = r.catch_up.as_ref().expect("asked");
+    assert_eq!(c.outcome, Outcome::Passed, "{c:?}");
+    assert_eq!(
+        c.samples
+            .iter()
+            .map(|(case, _)| case.as_str())
+            .collect::<Vec<_>>(),
+        ["upgrade", "baseline"]
+    );
+    let page = dir.path().join("report.html");
+    let url = format!("file://{}", page.display());
+    // The page's own script counts the sections the browser laid out into #rendered.
+    let dom = chromium(&["--dump-dom", &url]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let sections = r.sections().len() + 1; // and the verdict table
+    assert!(
+        dom.contains(&format!(
+            "<p class=\"meta\" id=\"rendered\">{sections} sections rendered</p>"
+        )),
+        "{dom}"
+    );
+    for key in [
+        "upgrade",
+        "rollback",
+        "downgrade",
+        "operations",
+        "guarantees",
+        "known-bugs",
+        "compatibility",
+    ] {
+        assert!(
+            dom.contains(&format!("id=\"{key}\"")),
+            "section {key} missing"
+        );
+    }
+    let png = dir.path().join("report.png");
+    let shot = chromium(&[
+        &format!("--screenshot={}", png.display()),
+        "--window-size=1200,1600",
+        &url,
+    ]);
+    let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        size > 20_000,
+        "screenshot of {size} bytes: {}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+}

@@ -20,7 +20,10 @@ pub fn write(dir: &Path, recorded: &Recorded, applied: &[Applied]) -> std::io::R
             .and_then(|b| std::fs::write(dir.join("leases.json"), b)),
         json(serde_json::to_vec_pretty(applied))
             .and_then(|b| std::fs::write(dir.join("timeline.json"), b)),
-        std::fs::write(dir.join("timeline.svg"), timeline::svg(applied)),
+        std::fs::write(
+            dir.join("timeline.svg"),
+            timeline::svg(applied, &recorded.history.events),
+        ),
     ];
     results.into_iter().collect()
 }

@@ -64,6 +64,9 @@ pub struct Finding {
     pub artifacts: Option<PathBuf>,
     /// Its fail rate over the re-runs (and the run that found it).
     pub rate: FailRate,
+    /// The failure is a step the harness could not run (`CaseOutcome::precondition`): a
+    /// harness bug to fix, not an etcd finding.
+    pub precondition: bool,
 }
 
 #[derive(Debug, Default)]
@@ -223,14 +226,14 @@ pub fn search(
     let mut st = state.into_inner();
     let mut report = std::mem::take(&mut st.report);
     if let Err(TestError::Fail(reason, minimal)) = result {
+        let precondition = st
+            .last_failure
+            .as_ref()
+            .is_some_and(|(_, o)| o.precondition);
         let (rate, artifacts) = measure(cfg, &minimal, st, &mut report, &mut *run.borrow_mut());
-        report.failure = Some(save_failure(
-            cfg,
-            minimal,
-            reason.to_string(),
-            rate,
-            artifacts,
-        ));
+        let mut f = save_failure(cfg, minimal, reason.to_string(), rate, artifacts);
+        f.precondition = precondition;
+        report.failure = Some(f);
     }
     report.elapsed = started.elapsed();
     report
@@ -347,6 +350,7 @@ fn save_failure(
         replay: path,
         artifacts,
         rate,
+        precondition: false,
     }
 }
 

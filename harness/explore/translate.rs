@@ -379,11 +379,15 @@ fn membership(view: &View, step: &Step, memory: &mut Memory) -> Vec<Op> {
             .unwrap_or_default(),
         // Voting members only: a learner's `member update` drops its learner flag on every
         // pinned release (etcd-io/etcd#21694, kept in findings/), which would mask the rest.
-        Step::MemberUpdate(i) if quorum && view.all_running() && !view.learner(*i) => view
-            .on_running(*i, |member| Op::Membership(Membership::Update { member }))
-            .into_iter()
-            .chain([Op::Membership(Membership::ExpectMembers)])
-            .collect(),
+        // The update goes through another member while this one restarts on its new URL.
+        Step::MemberUpdate(i)
+            if quorum && view.all_running() && view.members.len() > 1 && !view.learner(*i) =>
+        {
+            view.on_running(*i, |member| Op::Membership(Membership::Update { member }))
+                .into_iter()
+                .chain([Op::Membership(Membership::ExpectMembers)])
+                .collect()
+        }
         Step::RemoveRestart(i) if view.all_running() && view.members.len() > 2 => {
             remove_restart(view, *i)
         }

@@ -333,6 +333,11 @@ fn one_member_has_no_leader_to_move_nor_peers_to_cut() {
         assert!(one(&one_m, &one_model, step.clone()).is_empty(), "{step}");
         assert_eq!(one(&members, &model, step.clone()).len(), 1, "{step}");
     }
+    // A member update restarts the member on its new peer URL through another member: the
+    // first 20-minute validate of 3.4.23 → 3.5.16 drew it on one member ("no other live
+    // member", a harness precondition, not etcd).
+    assert!(one(&one_m, &one_model, Step::MemberUpdate(1)).is_empty());
+    assert!(!one(&members, &model, Step::MemberUpdate(1)).is_empty());
     // A majority loss of one member: no follower to kill first.
     let mut memory = Memory {
         have_snapshot: true,

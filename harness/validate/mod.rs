@@ -23,8 +23,8 @@ use crate::release::{Release, ReleaseError, ReleaseStore};
 use crate::scenario::template::{self, Instance};
 use crate::scenario::{ReleaseRef, ScenarioError, Template};
 use report::{
-    CompatResult, ExplorationResult, ExploreFinding, FlagChanges, KnownBugResult, Outcome,
-    Recorded, Report, ScenarioResult, Side,
+    CatchUpResult, CompatResult, ExplorationResult, ExploreFinding, FlagChanges, KnownBugResult,
+    Outcome, Recorded, Report, ScenarioResult, Side,
 };
 
 /// What to run.
@@ -49,6 +49,8 @@ pub struct ValidateConfig {
     pub parts: Parts,
     /// What a reproduce command starts with (`etcd-skew`, plus `--binary` options).
     pub command: String,
+    /// Run the catch-up benchmark at this v2 size (MB), once upgrade and once baseline.
+    pub catch_up_mb: Option<u32>,
 }
 
 /// Which parts run (all by default).
@@ -172,6 +174,7 @@ pub fn validate(
         explorations: Vec::new(),
         known_bugs: Vec::new(),
         compat: None,
+        catch_up: None,
         harness_errors: Vec::new(),
     };
     let owns = |unit: usize| cfg.shard.is_none_or(|s| s.owns(unit));
@@ -303,6 +306,17 @@ pub fn validate(
         report.known_bugs.push(result);
     }
 
+    if let Some(mb) = cfg.catch_up_mb.filter(|_| owns(0)) {
+        progress.begin(
+            &format!("catch-up on {mb} MB of v2 data"),
+            clock.spent(),
+            cfg.budget,
+        );
+        let c = rt.block_on(catch_up(store, &from, &to, mb, &cfg.out_dir));
+        progress.end(&format!("catch-up on {mb} MB of v2 data"), &c.outcome);
+        report.catch_up = Some(c);
+    }
+
     if cfg.parts.explore {
         let targets = plan.targets();
         let left = clock.left();
@@ -339,6 +353,17 @@ pub fn validate(
                 result.configs = r.configs.into_iter().collect();
                 result.seconds = r.elapsed.as_secs_f64();
                 result.outcome = match &r.failure {
+                    // A step the harness could not run is its own bug: exit 2, not a finding.
+                    Some(f) if f.precondition => {
+                        report.harness_errors.push(format!(
+                            "explore {target}: a step the harness could not run ({}); replay {}",
+                            f.reason.lines().next().unwrap_or(""),
+                            f.replay.display()
+                        ));
+                        Outcome::NotRun {
+                            reason: "the harness failed a precondition (see harness errors)".into(),
+                        }
+                    }
                     Some(f) => Outcome::Failed {
                         reason: f.reason.lines().next().unwrap_or("").to_string(),
                     },
@@ -565,4 +590,62 @@ async fn compat_of(from: &Release, to: &Release) -> CompatResult {
         surface,
         errors,
     }
+}
+
+/// The catch-up benchmark's upgrade and baseline cases once each at `mb` MB of v2 data (the
+/// dataset template is built once and cached), with its plot.
+async fn catch_up(
+    store: &ReleaseStore,
+    from: &Release,
+    to: &Release,
+    mb: u32,
+    out: &Path,
+) -> CatchUpResult {
+    use crate::bench::{
+        catch_up::MeasureOptions,
+        cli::sample,
+        dataset::DatasetSpec,
+        spec::{Case, Pair},
+        template::Template,
+    };
+    let mut result = CatchUpResult {
+        mb,
+        outcome: Outcome::Passed,
+        samples: Vec::new(),
+        plot_svg: None,
+    };
+    let run = async {
+        let pair = Pair::resolve(store, &from.name, &to.name)?;
+        let t = Template::ensure(
+            store.root(),
+            &pair.from,
+            &DatasetSpec { mb, v3_keys: 0 },
+            true,
+        )
+        .await?;
+        let mut samples = Vec::new();
+        for case in [Case::Upgrade, Case::Baseline] {
+            samples.push(sample(&t, &pair, case, None, &MeasureOptions::default()).await?);
+        }
+        let points = crate::bench::report::points(&samples);
+        std::fs::create_dir_all(out)
+            .map_err(|e| crate::bench::error::BenchError::io(out.display().to_string(), e))?;
+        let (svg, _) = crate::bench::plot::write(&points, &out.join("catch-up"))?;
+        Ok::<_, crate::bench::error::BenchError>((samples, std::fs::read_to_string(svg).ok()))
+    };
+    match run.await {
+        Ok((samples, svg)) => {
+            result.samples = samples
+                .iter()
+                .map(|s| (s.case.to_string(), s.seconds))
+                .collect();
+            result.plot_svg = svg;
+        }
+        Err(e) => {
+            result.outcome = Outcome::NotRun {
+                reason: format!("the benchmark could not run: {e}"),
+            }
+        }
+    }
+    result
 }

@@ -273,7 +273,7 @@ h1{font-size:24px;margin-bottom:4px} h2{font-size:18px;margin-top:28px;border-bo
 .headline{font-size:17px;font-weight:bold;padding:10px 14px;border-radius:6px;margin:14px 0}
 .v-safe{background:#e3f4e8;color:#185c2e} .v-findings{background:#fde4e4;color:#8b1a1a}
 .v-incomplete,.v-not-run{background:#fff3d6;color:#6b4b00} .v-info{background:#e6eefb;color:#1f3f73}
-.badge{display:inline-block;min-width:84px;text-align:center;border-radius:4px;padding:2px 6px;font-size:12px;font-weight:bold}
+.badge{display:inline-block;white-space:nowrap;min-width:84px;text-align:center;border-radius:4px;padding:2px 6px;font-size:12px;font-weight:bold}
 table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}
 th,td{border:1px solid #d7dbe3;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f3f5f8} code,pre{font-family:'DejaVu Sans Mono',monospace;font-size:12px}
@@ -315,13 +315,20 @@ pub fn html(r: &Report) -> String {
         Verdict::Findings => "v-findings",
         _ => "v-incomplete",
     };
+    let named = |s: &super::report::Side| {
+        if s.name == s.version {
+            format!("{} ({})", s.name, s.source)
+        } else {
+            format!("{} = etcd {} ({})", s.name, s.version, s.source)
+        }
+    };
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n<div class=\"meta\">{} {} ({}) → {} {} ({}) · {}</div>\n<div class=\"headline {verdict_class}\">{}</div>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n<div class=\"meta\">{} → {}<br>{}</div>\n<div class=\"headline {verdict_class}\">{}</div>\n",
         esc(&title),
         esc(&title),
-        esc(&r.from.name), esc(&r.from.version), esc(&r.from.source),
-        esc(&r.to.name), esc(&r.to.version), esc(&r.to.source),
+        esc(&named(&r.from)),
+        esc(&named(&r.to)),
         esc(&what_was_explored(r)),
         esc(&r.headline())
     );

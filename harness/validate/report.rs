@@ -152,6 +152,19 @@ pub struct CompatResult {
     pub errors: Vec<String>,
 }
 
+/// The catch-up benchmark at one v2 size (`--catch-up MB`): how long the upgraded member took,
+/// against the same restart on the older release.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CatchUpResult {
+    pub mb: u32,
+    pub outcome: Outcome,
+    /// (case, seconds) per sample: `upgrade` and `baseline`.
+    pub samples: Vec<(String, f64)>,
+    /// The plot (SVG text), inlined into the HTML report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plot_svg: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub from: Side,
@@ -166,6 +179,9 @@ pub struct Report {
     pub known_bugs: Vec<KnownBugResult>,
     /// `None`: not run (another shard's, or not asked).
     pub compat: Option<CompatResult>,
+    /// Only when asked (`--catch-up MB`).
+    #[serde(default)]
+    pub catch_up: Option<CatchUpResult>,
     /// Work the harness could not do (exit status 2): a release that would not start, …
     pub harness_errors: Vec<String>,
 }
@@ -330,6 +346,26 @@ impl Report {
             verdict,
             summary,
         });
+        if let Some(c) = &self.catch_up {
+            let shown: Vec<String> = c
+                .samples
+                .iter()
+                .map(|(case, secs)| format!("{case} {secs:.2} s"))
+                .collect();
+            out.push(SectionVerdict {
+                key: "catch-up".into(),
+                title: format!("Catch-up of an upgraded member on {} MB of v2 data", c.mb),
+                verdict: match &c.outcome {
+                    Outcome::Passed => Verdict::Info,
+                    Outcome::Failed { .. } => Verdict::Findings,
+                    Outcome::NotRun { .. } => Verdict::NotRun,
+                },
+                summary: match &c.outcome {
+                    Outcome::Passed => shown.join(", "),
+                    other => format!("{other:?}"),
+                },
+            });
+        }
         out
     }
 
@@ -490,6 +526,7 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, MergeError> {
         explorations,
         known_bugs,
         compat: reports.iter().find_map(|r| r.compat.clone()),
+        catch_up: reports.iter().find_map(|r| r.catch_up.clone()),
         harness_errors: reports
             .iter()
             .flat_map(|r| r.harness_errors.clone())
@@ -538,6 +575,7 @@ pub(crate) mod tests {
                 surface: Some(SurfaceDiff::default()),
                 errors: vec![],
             }),
+            catch_up: None,
             harness_errors: vec![],
         }
     }
