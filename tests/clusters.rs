@@ -146,3 +146,29 @@ fn flags_are_checked_against_the_binary() {
         .expect("3.5.16 takes both flags");
     assert_eq!(c.members().len(), 1);
 }
+
+/// A watch that starts after the store's last write has, by definition, delivered everything
+/// up to its start: stopping it at that revision succeeds with no events. (It once "reached
+/// revision 0" and failed the case: a harness bug a one-member 3.5.16 exploration hit.)
+#[test]
+fn a_watch_started_after_the_last_write_has_reached_it() {
+    use etcd_skew::traffic::watcher::Watcher;
+    let r = common::releases(&["3.5.16"]);
+    common::runtime().block_on(async {
+        let cluster = ClusterBuilder::new(r).start().await.unwrap();
+        let m = &cluster.members()[0];
+        let revision = m.put("w/k", "v").await.unwrap();
+        let endpoints = std::sync::Arc::new(std::sync::RwLock::new(vec![(
+            m.name.clone(),
+            m.client_url.clone(),
+        )]));
+        let w = Watcher::start(endpoints, "w/".into(), std::time::Instant::now());
+        // stop_at polls (for at most 10 s) until the watch has reached the revision.
+        let log = w
+            .stop_at(revision)
+            .await
+            .expect("reached the store's revision");
+        assert!(log.events.is_empty(), "{:?}", log.events);
+        assert_eq!(log.start_revision, revision + 1);
+    });
+}

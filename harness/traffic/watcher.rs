@@ -100,6 +100,11 @@ async fn watch_loop(
             };
             next = r.header().map(|h| h.revision()).unwrap_or(0) + 1;
             log.start_revision = next;
+            // Everything up to the start is delivered by definition. Without this a watch
+            // whose start saw the store's last write (a case whose only member restarted
+            // before traffic wrote again) "reached revision 0" and failed the case: the
+            // one-member 3.5.16 exploration finding of 2026-12-01 was this harness bug.
+            reached.fetch_max(next - 1, Ordering::SeqCst);
         }
         let opts = WatchOptions::new().with_prefix().with_start_revision(next);
         let Ok(Ok(mut stream)) =
