@@ -8,24 +8,27 @@ mod common;
 
 use etcd_skew::explore::{self, Replay};
 
-fn failure_of(file: &str) -> String {
-    let report = common::run_scenario(file);
+fn failure_of(template: &str, release: &str) -> String {
+    let report = common::run_template_at(template, release, release);
     if let Some(dir) = &report.artifacts {
         // Expected failure: its evidence is not needed once the assertion below holds.
         let _ = std::fs::remove_dir_all(dir);
     }
-    report
-        .failure()
-        .unwrap_or_else(|| panic!("{file} passed: the finding no longer reproduces"))
+    report.failure().unwrap_or_else(|| {
+        panic!("{template} passed on {release}: the finding no longer reproduces")
+    })
 }
 
 /// etcd-io/etcd#21694: `member update` of a learner drops its learner flag from the member
 /// list (3.4.23 … 3.5.30; fixed in 3.5.31).
 #[test]
 fn learner_member_update_drops_learner_flag_on_3_5_16() {
-    let f = failure_of("findings/learner-member-update-drops-learner-flag.scn");
+    let f = failure_of(
+        "findings/learner-member-update-drops-learner-flag.scn",
+        "3.5.16",
+    );
     assert!(
-        f.contains(":11 `expect-members`")
+        f.contains(":16 `expect-members`")
             && f.contains(" learner")
             && f.contains("member list via"),
         "failed elsewhere: {f}"

@@ -46,7 +46,11 @@ fn a_section_skipped_for_budget_is_reported_as_not_run() {
     let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let (code, r, stdout) = validate(&["3.4.23", "3.5.16", "--budget", "0s"], dir.path());
-    assert_eq!(code, 0, "no findings, so 0");
+    // 3.4.23 and 3.5.16 both have etcd#21694 (a kept finding, predicted by its fails-on
+    // even when not run): findings, so 1.
+    assert_eq!(code, 1);
+    let known = r.known_bugs.iter().find(|k| k.file.ends_with(".scn") && k.release == "3.5.16");
+    assert!(known.is_some_and(|k| k.affects() && !k.outcome.ran()), "{:?}", r.known_bugs);
     assert!(!r.scenarios.is_empty());
     for s in &r.scenarios {
         assert_eq!(

@@ -146,6 +146,10 @@ pub struct Template {
     pub kinds: Vec<PairKind>,
     pub section: Section,
     when: Vec<Condition>,
+    /// For a kept finding (`findings/*.scn`): the etcd issue it is, in one line.
+    pub finding: Option<String>,
+    /// For a kept finding: the releases it is expected to fail on (etcd has the bug there).
+    fails_on: Vec<Condition>,
     text: String,
 }
 
@@ -197,6 +201,8 @@ impl Template {
         let mut kinds = None;
         let mut section = None;
         let mut when = Vec::new();
+        let mut finding = None;
+        let mut fails_on = Vec::new();
         for (n, raw) in text.lines().enumerate() {
             let line = n + 1;
             let Some(directive) = raw.trim().strip_prefix("#!") else {
@@ -238,15 +244,23 @@ impl Template {
                         }
                     })
                 }
-                "when" => {
+                "when" | "fails-on" => {
+                    let list = if key.trim() == "when" {
+                        &mut when
+                    } else {
+                        &mut fails_on
+                    };
                     for c in value.split(',') {
-                        when.push(parse_condition(c.trim()).map_err(|m| err(line, m))?);
+                        list.push(parse_condition(c.trim()).map_err(|m| err(line, m))?);
                     }
                 }
+                "finding" => finding = Some(value.trim().to_string()),
                 other => {
                     return Err(err(
                         line,
-                        format!("directive {other:?}: expected pair, when or section"),
+                        format!(
+                            "directive {other:?}: expected pair, when, section, finding or fails-on"
+                        ),
                     ))
                 }
             }
@@ -266,6 +280,8 @@ impl Template {
             kinds: kinds.ok_or_else(|| missing("pair"))?,
             section: section.ok_or_else(|| missing("section"))?,
             when,
+            finding,
+            fails_on,
             text: text.into(),
         };
         // Placeholders are checked now, on a made-up pair, so a typo fails at load and not
@@ -282,6 +298,11 @@ impl Template {
     pub fn applies(&self, from: &Version, to: &Version) -> bool {
         let kind = pair_kind(from, to);
         kind.is_some_and(|k| self.kinds.contains(&k)) && self.when.iter().all(|c| c.holds(from, to))
+    }
+
+    /// Whether a kept finding is expected to fail on `release` (its `fails-on` conditions).
+    pub fn expected_to_fail(&self, release: &Version) -> bool {
+        self.finding.is_some() && self.fails_on.iter().all(|c| c.holds(release, release))
     }
 
     /// Whether an `each` template serves `release` alone.
@@ -501,6 +522,19 @@ mod tests {
         assert!(each.applies_alone(&v("3.5.0")));
         assert!(!each.applies_alone(&v("3.4.23")));
         assert!(!each.applies(&v("3.5.0"), &v("3.5.1")));
+    }
+
+    #[test]
+    fn a_kept_finding_says_where_it_fails() {
+        let f = t("#! pair: each\n#! section: operations\n#! when: from >= 3.4\n#! finding: etcd-io/etcd#21694\n#! fails-on: from < 3.5.31\ncluster {from}\n").unwrap();
+        assert_eq!(f.finding.as_deref(), Some("etcd-io/etcd#21694"));
+        assert!(f.expected_to_fail(&v("3.5.30")));
+        assert!(!f.expected_to_fail(&v("3.5.31")));
+        assert!(f.applies_alone(&v("3.5.31")) && !f.applies_alone(&v("3.3.25")));
+        assert!(
+            !t(UPGRADE).unwrap().expected_to_fail(&v("3.5.0")),
+            "not a finding"
+        );
     }
 
     #[test]

@@ -259,13 +259,21 @@ pub fn validate(
                 reason: "not asked".into(),
             },
             runs: FailRate::default(),
-            reproduce: format!(
-                "{} replay {} --releases {} --tries {}",
-                cfg.command,
-                bug.path.display(),
-                bug.release,
-                cfg.known_bug_runs.max(1)
-            ),
+            reproduce: match &bug.case {
+                BugCase::Replay(_) => format!(
+                    "{} replay {} --releases {} --tries {}",
+                    cfg.command,
+                    bug.path.display(),
+                    bug.release,
+                    cfg.known_bug_runs.max(1)
+                ),
+                BugCase::Scenario(_) => format!(
+                    "{} run --pair {r}:{r} {}",
+                    cfg.command,
+                    bug.path.display(),
+                    r = bug.release
+                ),
+            },
         };
         let name = format!("known bug {} on {}", bug.file_name(), bug.release);
         if !cfg.parts.known_bugs {
@@ -277,21 +285,32 @@ pub fn validate(
             result.outcome = not_mine(s);
         } else {
             progress.begin(&name, clock.spent(), cfg.budget);
-            let replay = bug.replay.on(&bug.release, &bug.release);
             let mut outcome = budget_spent();
             for _ in 0..cfg.known_bug_runs.max(1) {
                 if !clock.may_start(if cfg.parts.explore { 0.75 } else { 1.0 }) {
                     break;
                 }
-                let o = explore::search::replay(store, &replay);
+                let (failure, artifacts) = match &bug.case {
+                    BugCase::Replay(r) => {
+                        let o = explore::search::replay(store, &r.on(&bug.release, &bug.release));
+                        (o.failure, o.artifacts)
+                    }
+                    BugCase::Scenario(t) => {
+                        let r = plan.side(&bug.release);
+                        let s = t.instantiate(r, r, &store.names()).map_err(Box::new)?;
+                        let report =
+                            rt.block_on(crate::scenario::run(store, &s, progress.detail()));
+                        (report.failure(), report.artifacts)
+                    }
+                };
                 result.runs.runs += 1;
-                if let Some(f) = o.failure {
+                if let Some(f) = failure {
                     result.runs.failed += 1;
                     outcome = Outcome::Failed {
                         reason: format!(
                             "reproduced: {}{}",
                             f.lines().next().unwrap_or(""),
-                            o.artifacts
+                            artifacts
                                 .map(|a| format!(" (artifacts: {})", a.display()))
                                 .unwrap_or_default()
                         ),
@@ -421,10 +440,16 @@ fn explore_config(cfg: &ValidateConfig, older: &str, newer: &str, time: Duration
     }
 }
 
+/// How a kept finding runs: an exploration replay file, or a scenario template.
+pub enum BugCase {
+    Replay(Box<Replay>),
+    Scenario(Box<Template>),
+}
+
 /// A kept finding to check on one release.
 pub struct PlannedBug {
     pub path: PathBuf,
-    pub replay: Replay,
+    pub case: BugCase,
     pub release: String,
     pub summary: String,
     pub etcd_issue: String,
@@ -449,6 +474,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The pair's side named `name`.
+    fn side(&self, name: &str) -> &ReleaseRef {
+        if self.to.name == name {
+            &self.to
+        } else {
+            &self.from
+        }
+    }
+
     /// Exploration targets with their share of the time left: the pair, then each alone.
     fn targets(&self) -> Vec<(ReleaseRef, ReleaseRef, f64)> {
         if self.from == self.to {
@@ -503,15 +537,35 @@ fn known_bugs(dir: &Path, releases: &[&ReleaseRef]) -> Result<Vec<PlannedBug>, V
     let mut paths: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "scn"))
             .collect(),
         Err(_) => Vec::new(),
     };
     paths.sort();
     let mut out = Vec::new();
-    let mut names: Vec<&str> = releases.iter().map(|r| r.name.as_str()).collect();
-    names.dedup();
+    let mut sides: Vec<&ReleaseRef> = releases.to_vec();
+    sides.dedup();
+    let names: Vec<&str> = sides.iter().map(|r| r.name.as_str()).collect();
     for path in paths {
+        if path.extension().is_some_and(|x| x == "scn") {
+            let t = Template::load(&path).map_err(Box::new)?;
+            let Some(issue) = t.finding.clone() else {
+                continue;
+            };
+            for r in sides.iter().filter(|r| t.applies_alone(&r.version)) {
+                out.push(PlannedBug {
+                    path: path.clone(),
+                    release: r.name.clone(),
+                    summary: t.name.replace('-', " "),
+                    etcd_issue: issue.clone(),
+                    recorded: Recorded::Predicted {
+                        fails: t.expected_to_fail(&r.version),
+                    },
+                    case: BugCase::Scenario(Box::new(t.clone())),
+                });
+            }
+            continue;
+        }
         let replay = Replay::read(&path).map_err(|message| ValidateError::Finding {
             path: path.clone(),
             message,
@@ -532,7 +586,7 @@ fn known_bugs(dir: &Path, releases: &[&ReleaseRef]) -> Result<Vec<PlannedBug>, V
             };
             out.push(PlannedBug {
                 path: path.clone(),
-                replay: replay.clone(),
+                case: BugCase::Replay(Box::new(replay.clone())),
                 release: name.to_string(),
                 summary: triage.summary.clone(),
                 etcd_issue: triage.etcd_issue.clone(),

@@ -35,6 +35,8 @@ fn recorded_text(r: &Recorded) -> String {
         Recorded::FailsOn { rate } => format!("known to fail here ({rate})"),
         Recorded::PassesOn { rate } => format!("recorded passing ({rate})"),
         Recorded::Unknown => "not recorded for this release".into(),
+        Recorded::Predicted { fails: true } => "fails on this release (by its fails-on)".into(),
+        Recorded::Predicted { fails: false } => "fixed in this release (by its fails-on)".into(),
     }
 }
 

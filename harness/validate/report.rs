@@ -109,6 +109,11 @@ pub enum Recorded {
     },
     /// The release is in neither list (a local build, a newly pinned release).
     Unknown,
+    /// A kept scenario (deterministic): its `fails-on` conditions say whether etcd has the bug
+    /// on this release.
+    Predicted {
+        fails: bool,
+    },
 }
 
 /// A kept finding checked against one release of the pair.
@@ -129,7 +134,10 @@ pub struct KnownBugResult {
 impl KnownBugResult {
     /// Whether the release has this bug: recorded as failing there, or reproduced now.
     pub fn affects(&self) -> bool {
-        matches!(self.recorded, Recorded::FailsOn { .. }) || self.outcome.failed()
+        matches!(
+            self.recorded,
+            Recorded::FailsOn { .. } | Recorded::Predicted { fails: true }
+        ) || self.outcome.failed()
     }
 }
 

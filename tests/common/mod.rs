@@ -60,11 +60,15 @@ fn run_parsed(s: &etcd_skew::scenario::Scenario) -> etcd_skew::scenario::Scenari
 /// Runs `scenarios/templates/NAME.scn` on `from → to` (an `each` template when they are equal),
 /// after checking that the template claims to apply there.
 pub fn run_template(name: &str, from: &str, to: &str) -> etcd_skew::scenario::ScenarioReport {
+    run_template_at(&format!("scenarios/templates/{name}.scn"), from, to)
+}
+
+/// Runs the template at `file` (relative to the crate) on `from → to`, as `run_template`.
+pub fn run_template_at(file: &str, from: &str, to: &str) -> etcd_skew::scenario::ScenarioReport {
     use etcd_skew::scenario::{ReleaseRef, Template};
     let store = store();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios/templates")
-        .join(format!("{name}.scn"));
+    let name = file;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     let t = Template::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let side = |n: &str| ReleaseRef::new(n, store.resolve(n).unwrap().version);
     let (from, to) = (side(from), side(to));
