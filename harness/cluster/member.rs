@@ -98,27 +98,12 @@ fn accepts_flag(etcd: &Path, flag: &str) -> Result<bool, ClusterError> {
     }
     let what = format!("{} {flag} --version", etcd.display());
     // The value is parsed but never used: --version exits first.
-    let mut child = Command::new(etcd)
-        .arg(flag)
-        .arg("--version")
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| ClusterError::io(&what, e))?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().map_err(|e| ClusterError::io(&what, e))? {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(ClusterError::io(&what, "did not exit within 10 s"));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = crate::release::bounded::output(
+        Command::new(etcd).arg(flag).arg("--version").env_clear(),
+        Duration::from_secs(10),
+    )
+    .map_err(|e| ClusterError::io(&what, e))?
+    .status;
     let known = status.success();
     CACHE
         .lock()

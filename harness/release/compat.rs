@@ -5,7 +5,8 @@
 //! (or `  --name` for a flag without a shown default), under section headings.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 use super::{Release, ReleaseError};
 
@@ -116,22 +117,21 @@ pub enum HelpError {
 }
 
 /// Runs the release's `etcd --help` once its binary matched its pin (every pinned release
-/// prints the text and exits; it reads no input and opens nothing).
+/// prints the text and exits; it reads no input and opens nothing), killed after 10 s.
 pub fn help_of(release: &Release) -> Result<HelpFlags, HelpError> {
     release.verify().map_err(|e| HelpError::Unverified {
         release: release.name.clone(),
         source: Box::new(e),
     })?;
     let etcd = release.etcd();
-    let out = Command::new(etcd)
-        .arg("--help")
-        .env_clear()
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| HelpError::Run {
-            binary: etcd.display().to_string(),
-            source,
-        })?;
+    let out = super::bounded::output(
+        Command::new(etcd).arg("--help").env_clear(),
+        Duration::from_secs(10),
+    )
+    .map_err(|source| HelpError::Run {
+        binary: etcd.display().to_string(),
+        source,
+    })?;
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     Ok(parse_help(&text))

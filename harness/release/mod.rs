@@ -4,6 +4,7 @@
 //! a local build, [`cache`] verifies and publishes atomically, [`pin`] writes new pins,
 //! [`compat`] diffs two releases' flags. This layer knows nothing of clusters.
 
+pub mod bounded;
 pub mod cache;
 pub mod compat;
 pub mod digest;

@@ -21,7 +21,7 @@ use crate::ops::op::{parse_line, Op, Target};
 
 /// A line without its comment: `#` starts one outside double quotes (so `expect-log m1
 /// "a # b"` keeps its text).
-fn strip_comment(line: &str) -> &str {
+pub(crate) fn strip_comment(line: &str) -> &str {
     let mut quoted = false;
     for (i, c) in line.char_indices() {
         match c {

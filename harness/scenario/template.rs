@@ -208,10 +208,11 @@ impl Template {
             let Some(directive) = raw.trim().strip_prefix("#!") else {
                 continue;
             };
-            let directive = directive.split(" #").next().unwrap_or_default();
-            let (key, value) = directive
+            let (key, whole) = directive
                 .split_once(':')
                 .ok_or_else(|| err(line, format!("`#!{directive}`: expected `#! KEY: VALUE`")))?;
+            // A trailing `# …` is a comment, except in a finding's text (`PR #21737`).
+            let value = whole.split(" #").next().unwrap_or_default();
             match key.trim() {
                 "pair" => {
                     let parsed = value
@@ -254,7 +255,7 @@ impl Template {
                         list.push(parse_condition(c.trim()).map_err(|m| err(line, m))?);
                     }
                 }
-                "finding" => finding = Some(value.trim().to_string()),
+                "finding" => finding = Some(whole.trim().to_string()),
                 other => {
                     return Err(err(
                         line,
@@ -412,14 +413,29 @@ fn example() -> ReleaseRef {
     ReleaseRef::new("X", Version::new(3, 5, 0))
 }
 
+/// `line` with its placeholders filled in. In the step an unknown `{…}` is an error (a typo
+/// must not reach etcd); in a comment it is text (`RaftAttributes{PeerURLs}`) and stays.
 fn substitute(line: &str, from: &ReleaseRef, to: &ReleaseRef) -> Result<String, String> {
+    let code = super::file::strip_comment(line);
+    let comment = &line[code.len()..];
+    Ok(format!(
+        "{}{}",
+        fill(code, from, to, true)?,
+        fill(comment, from, to, false)?
+    ))
+}
+
+fn fill(line: &str, from: &ReleaseRef, to: &ReleaseRef, strict: bool) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = line;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
-        let end = rest[start..]
-            .find('}')
-            .ok_or_else(|| format!("unclosed `{{` in {line:?}"))?;
+        let Some(end) = rest[start..].find('}') else {
+            if strict {
+                return Err(format!("unclosed `{{` in {line:?}"));
+            }
+            break;
+        };
         let key = &rest[start + 1..start + end];
         let minor = |v: &Version| format!("{}.{}", v.major, v.minor);
         out.push_str(&match key {
@@ -427,6 +443,7 @@ fn substitute(line: &str, from: &ReleaseRef, to: &ReleaseRef) -> Result<String, 
             "to" => to.name.clone(),
             "from-minor" => minor(&from.version),
             "to-minor" => minor(&to.version),
+            other if !strict => format!("{{{other}}}"),
             other => {
                 return Err(format!(
                     "placeholder {{{other}}}: expected {{from}}, {{to}}, {{from-minor}} or {{to-minor}}"
@@ -526,8 +543,11 @@ mod tests {
 
     #[test]
     fn a_kept_finding_says_where_it_fails() {
-        let f = t("#! pair: each\n#! section: operations\n#! when: from >= 3.4\n#! finding: etcd-io/etcd#21694\n#! fails-on: from < 3.5.31\ncluster {from}\n").unwrap();
-        assert_eq!(f.finding.as_deref(), Some("etcd-io/etcd#21694"));
+        let f = t("#! pair: each\n#! section: operations\n#! when: from >= 3.4\n#! finding: etcd-io/etcd#21694 (fixed by PR #21737)\n#! fails-on: from < 3.5.31\ncluster {from}\n").unwrap();
+        assert_eq!(
+            f.finding.as_deref(),
+            Some("etcd-io/etcd#21694 (fixed by PR #21737)")
+        );
         assert!(f.expected_to_fail(&v("3.5.30")));
         assert!(!f.expected_to_fail(&v("3.5.31")));
         assert!(f.applies_alone(&v("3.5.31")) && !f.applies_alone(&v("3.3.25")));
@@ -547,6 +567,8 @@ mod tests {
             t("#! pair: patch\n#! section: upgrade\ncluster {form}\n").unwrap_err(),
             "t.scn:3: placeholder {form}: expected {from}, {to}, {from-minor} or {to-minor}"
         );
+        // In a comment braces are text.
+        assert!(t("#! pair: patch\n#! section: upgrade\n# RaftAttributes{PeerURLs} {\ncluster {from} # {x}\n").is_ok());
         assert_eq!(
             t("#! pair: patch\n#! section: upgrade\n#! when: to ~ 3\n").unwrap_err(),
             "t.scn:3: condition \"to ~ 3\": expected like `to < 3.6` or `from >= 3.5.14`"

@@ -111,17 +111,16 @@ pub fn summary(r: &Report) -> String {
     for k in r.known_bugs.iter().filter(|k| k.affects()) {
         let _ = writeln!(
             s,
-            "\nKNOWN BUG of {}: {} ({})\n  {}; this run: {} in {} runs\n  reproduce: {}",
+            "\nKNOWN BUG of {}: {} ({})\n  {}; this run: {}\n  reproduce: {}",
             k.release,
             k.summary,
             k.etcd_issue.split(" (").next().unwrap_or(&k.etcd_issue),
             recorded_text(&k.recorded),
-            if k.outcome.failed() {
-                "reproduced"
-            } else {
-                "not reproduced"
+            match &k.outcome {
+                Outcome::Failed { .. } => format!("reproduced ({})", k.runs),
+                Outcome::Passed => format!("not reproduced in {} runs", k.runs.runs),
+                Outcome::NotRun { reason } => format!("not run ({reason})"),
             },
-            k.runs.runs,
             k.reproduce
         );
     }
