@@ -72,7 +72,7 @@ pub fn summary(r: &Report) -> String {
     for sec in r.sections() {
         let _ = writeln!(
             s,
-            "{:<11} {:<50} {}",
+            "{:<14} {:<50} {}",
             sec.verdict.to_string(),
             sec.title,
             sec.summary
@@ -185,7 +185,7 @@ pub fn markdown(r: &Report) -> String {
         if let Some(f) = &e.finding {
             let _ = writeln!(
                 s,
-                "\n**{}** fails {}, shrunk to `{{{}}}` `[{}]`:\n\n```\n{}\n```\nReproduce: `{}`",
+                "\n**{}** {}, shrunk to `{{{}}}` `[{}]`:\n\n```\n{}\n```\nReproduce: `{}`",
                 e.target,
                 f.rate,
                 f.config,
@@ -213,6 +213,9 @@ pub fn markdown(r: &Report) -> String {
                 k.reproduce
             );
         }
+    }
+    if let Some(sec) = r.sections().into_iter().find(|s| s.key == "catch-up") {
+        let _ = writeln!(s, "\n## {}\n\n{}: {}", sec.title, sec.verdict, sec.summary);
     }
     let _ = writeln!(
         s,
@@ -297,12 +300,14 @@ fn badge(v: Verdict) -> String {
     )
 }
 
+/// A unit's outcome as a badge in its verdict's colors: passed, FAILED, not run.
 fn outcome_badge(o: &Outcome) -> String {
-    badge(match o {
-        Outcome::Passed => Verdict::Safe,
-        Outcome::Failed { .. } => Verdict::Findings,
-        Outcome::NotRun { .. } => Verdict::NotRun,
-    })
+    let (v, text) = match o {
+        Outcome::Passed => (Verdict::Safe, "passed"),
+        Outcome::Failed { .. } => (Verdict::Findings, "FAILED"),
+        Outcome::NotRun { .. } => (Verdict::NotRun, "not run"),
+    };
+    badge(v).replace(&format!(">{}<", esc(&v.to_string())), &format!(">{text}<"))
 }
 
 /// One self-contained page: every section with its verdict and evidence, failing timelines
@@ -421,7 +426,15 @@ pub fn html(r: &Report) -> String {
             e.operations,
             e.requests,
             e.seconds,
-            esc(&e.configs.join("; "))
+            if e.configs.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "<details><summary>{} drawn</summary><ul>{}</ul></details>",
+                    e.configs.len(),
+                    e.configs.iter().map(|c| format!("<li>{}</li>", esc(c))).collect::<String>()
+                )
+            }
         );
     }
     s.push_str("</table>");
@@ -429,7 +442,7 @@ pub fn html(r: &Report) -> String {
         if let Some(f) = &e.finding {
             let _ = write!(
                 s,
-                "<h3>{}: fails {}</h3><div>shrunk to <code>{{{}}}</code> <code>[{}]</code></div><pre>{}</pre><div>reproduce: <code>{}</code></div>",
+                "<h3>{}: {}</h3><div>shrunk to <code>{{{}}}</code> <code>[{}]</code></div><pre>{}</pre><div>reproduce: <code>{}</code></div>",
                 esc(&e.target),
                 esc(&f.rate.to_string()),
                 esc(&f.config),
@@ -535,6 +548,20 @@ pub fn html(r: &Report) -> String {
         }
     }
     s.push_str("</section>\n");
+    if let (Some(c), Some(sec)) = (&r.catch_up, sections.iter().find(|s| s.key == "catch-up")) {
+        let _ = write!(
+            s,
+            "<section id=\"catch-up\" data-section=\"catch-up\"><h2>{} {}</h2><p>{}</p>",
+            esc(&sec.title),
+            badge(sec.verdict),
+            esc(&sec.summary)
+        );
+        if let Some(svg) = &c.plot_svg {
+            let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
+            let _ = write!(s, "<div class=\"timeline\">{body}</div>");
+        }
+        s.push_str("</section>\n");
+    }
     for e in &r.harness_errors {
         let _ = write!(
             s,

@@ -185,6 +185,9 @@ pub struct Report {
     pub scenarios: Vec<ScenarioResult>,
     pub explorations: Vec<ExplorationResult>,
     pub known_bugs: Vec<KnownBugResult>,
+    /// Whether kept findings were part of the run (`--only` may leave them out).
+    #[serde(default = "yes")]
+    pub known_bugs_checked: bool,
     /// `None`: not run (another shard's, or not asked).
     pub compat: Option<CompatResult>,
     /// Only when asked (`--catch-up MB`).
@@ -192,6 +195,10 @@ pub struct Report {
     pub catch_up: Option<CatchUpResult>,
     /// Work the harness could not do (exit status 2): a release that would not start, …
     pub harness_errors: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A section's (or the whole report's) verdict.
@@ -300,7 +307,9 @@ impl Report {
             .iter()
             .filter(|k| matches!(k.recorded, Recorded::Unknown) && !k.outcome.ran())
             .count();
-        let verdict = if affected > 0 {
+        let verdict = if !self.known_bugs_checked {
+            Verdict::NotRun
+        } else if affected > 0 {
             Verdict::Findings
         } else if skipped > 0 {
             Verdict::Incomplete
@@ -311,7 +320,9 @@ impl Report {
             key: "known-bugs".into(),
             title: "Known etcd bugs of either release".into(),
             verdict,
-            summary: if self.known_bugs.is_empty() {
+            summary: if !self.known_bugs_checked {
+                "not asked".into()
+            } else if self.known_bugs.is_empty() {
                 "no kept finding concerns either release".into()
             } else {
                 format!(
@@ -408,7 +419,15 @@ impl Report {
     pub fn headline(&self) -> String {
         let pair = format!("{} → {}", self.from.name, self.to.name);
         match self.verdict() {
-            Verdict::Findings => format!("{pair}: FINDINGS (see the failures above)"),
+            Verdict::Findings => {
+                let with: Vec<String> = self
+                    .sections()
+                    .into_iter()
+                    .filter(|s| s.verdict == Verdict::Findings)
+                    .map(|s| s.key)
+                    .collect();
+                format!("{pair}: FINDINGS in {}", with.join(", "))
+            }
             Verdict::Safe => format!("{pair}: safe in everything checked"),
             _ => {
                 let open: Vec<String> = self
@@ -533,6 +552,7 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, MergeError> {
         scenarios,
         explorations,
         known_bugs,
+        known_bugs_checked: reports.iter().any(|r| r.known_bugs_checked),
         compat: reports.iter().find_map(|r| r.compat.clone()),
         catch_up: reports.iter().find_map(|r| r.catch_up.clone()),
         harness_errors: reports
@@ -578,6 +598,7 @@ pub(crate) mod tests {
             scenarios,
             explorations: vec![],
             known_bugs: vec![],
+            known_bugs_checked: true,
             compat: Some(CompatResult {
                 flags: Some(FlagChanges::default()),
                 surface: Some(SurfaceDiff::default()),
