@@ -114,7 +114,7 @@ fn an_injected_failure_is_reported_with_evidence_and_exits_1() {
             "scenarios,explore",
             "--inject-faults",
             "--budget",
-            "100s",
+            "80s",
             "--tries",
             "1",
             "--rate-runs",
