@@ -53,6 +53,13 @@ pub struct ValidateConfig {
     pub catch_up_mb: Option<u32>,
 }
 
+impl ValidateConfig {
+    /// Whether unit `unit` (in plan order) is this run's: every unit unless sharded.
+    fn owns(&self, unit: usize) -> bool {
+        self.shard.is_none_or(|s| s.owns(unit))
+    }
+}
+
 /// Which parts run (all by default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Parts {
@@ -225,7 +232,7 @@ impl Run<'_> {
             to,
             ..
         } = self;
-        if !cfg.parts.compat || !cfg.shard.is_none_or(|s| s.owns(0)) {
+        if !cfg.parts.compat || !cfg.owns(0) {
             return;
         }
         progress.begin("compatibility diff", clock.spent(), cfg.budget);
@@ -254,7 +261,6 @@ impl Run<'_> {
             progress,
             ..
         } = self;
-        let owns = |unit: usize| cfg.shard.is_none_or(|s| s.owns(unit));
         for (i, inst) in plan.instances.iter().enumerate() {
             let unit = 1 + i;
             let reproduce = format!(
@@ -278,7 +284,7 @@ impl Run<'_> {
                 reproduce,
             };
             if !cfg.parts.scenarios {
-            } else if let Some(s) = cfg.shard.filter(|_| !owns(unit)) {
+            } else if let Some(s) = cfg.shard.filter(|_| !cfg.owns(unit)) {
                 result.outcome = not_mine(s);
             } else if !clock.may_start(if cfg.parts.explore { 0.6 } else { 1.0 }) {
                 result.outcome = budget_spent();
@@ -320,7 +326,6 @@ impl Run<'_> {
             progress,
             ..
         } = self;
-        let owns = |unit: usize| cfg.shard.is_none_or(|s| s.owns(unit));
         let first_bug_unit = 1 + plan.instances.len();
         for (i, bug) in plan.known_bugs.iter().enumerate() {
             let unit = first_bug_unit + i;
@@ -357,7 +362,7 @@ impl Run<'_> {
                 result.outcome = Outcome::NotRun {
                     reason: "recorded as passing on this release".into(),
                 };
-            } else if let Some(s) = cfg.shard.filter(|_| !owns(unit)) {
+            } else if let Some(s) = cfg.shard.filter(|_| !cfg.owns(unit)) {
                 result.outcome = not_mine(s);
             } else {
                 progress.begin(&name, clock.spent(), cfg.budget);
@@ -417,8 +422,7 @@ impl Run<'_> {
             to,
             ..
         } = self;
-        let owns = |unit: usize| cfg.shard.is_none_or(|s| s.owns(unit));
-        if let Some(mb) = cfg.catch_up_mb.filter(|_| owns(0)) {
+        if let Some(mb) = cfg.catch_up_mb.filter(|_| cfg.owns(0)) {
             progress.begin(
                 &format!("catch-up on {mb} MB of v2 data"),
                 clock.spent(),
