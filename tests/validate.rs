@@ -343,3 +343,44 @@ fn the_html_report_renders_its_sections_in_a_browser() {
         String::from_utf8_lossy(&shot.stderr)
     );
 }
+
+#[test]
+fn a_local_build_is_validated_against_a_pinned_release() {
+    let _serial = common::serial();
+    // A "local build": the cached 3.5.30 binaries, registered under another name.
+    let bin = common::releases(&["3.5.30"])[0]
+        .etcd()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_etcd-skew"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--binary")
+        .arg(format!("dev={}", bin.display()))
+        .args(["validate", "3.5.16", "dev", "--budget", "0s", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code().is_some(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: Report =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (r.to.name.as_str(), r.to.version.as_str()),
+        ("dev", "3.5.30")
+    );
+    assert!(r.to.source.starts_with("local"), "{}", r.to.source);
+    let s = r
+        .scenarios
+        .iter()
+        .find(|s| s.name == "e2e-release-upgrade 3.5.16→dev")
+        .expect("the patch templates apply to 3.5.16 → dev (3.5.30)");
+    assert!(s.reproduce.contains("--binary dev=") && s.reproduce.contains("run --pair 3.5.16:dev"));
+    // The flag diff ran on the local binary too.
+    assert!(r.compat.as_ref().is_some_and(|c| c.flags.is_some()));
+}
