@@ -23,7 +23,8 @@ pub struct ValidateArgs {
     /// Wall-clock budget for the whole validation, e.g. 20m, 90s.
     #[arg(long, default_value = "20m", value_parser = parse_duration)]
     budget: Duration,
-    /// Where report.json, report.md, report.html, junit.xml and validate.log go.
+    /// Where report.json, report.md, report.html, junit.xml, validate.log, replays/ and the
+    /// failed runs' artifacts/ go.
     #[arg(long, default_value = "validate-out")]
     out: PathBuf,
     /// Scenario templates to instantiate for the pair.
@@ -175,6 +176,7 @@ pub fn validate_cmd(store: &ReleaseStore, binaries: &[String], args: ValidateArg
         templates: args.templates,
         findings: args.findings,
         out_dir: args.out.join("replays"),
+        keep_dir: args.out.join("artifacts"),
         seed: args.seed,
         shard: args.shard,
         inject_faults: args.inject_faults,

@@ -37,6 +37,9 @@ pub struct ValidateConfig {
     pub findings: PathBuf,
     /// Replay files of explorations go here.
     pub out_dir: PathBuf,
+    /// Failed runs' member logs, data dirs and records are moved here from tmpfs (which does
+    /// not survive a reboot, and holds them in memory), without the WAL segments.
+    pub keep_dir: PathBuf,
     pub seed: u64,
     pub shard: Option<Shard>,
     /// Draw on-disk corruption in explorations: a failure the checks must catch (self-test).
@@ -54,6 +57,22 @@ pub struct ValidateConfig {
 }
 
 impl ValidateConfig {
+    /// Moves a failed run's artifacts from tmpfs into `keep_dir/NAME`; returns where they are
+    /// (still on tmpfs if the copy failed, which is logged).
+    fn keep(&self, artifacts: &Path, name: &str) -> PathBuf {
+        let to = self.keep_dir.join(name.replace(['/', ' ', '→'], "_"));
+        match explore::artifacts::preserve(artifacts, &to) {
+            Ok(()) => {
+                let _ = std::fs::remove_dir_all(artifacts);
+                to
+            }
+            Err(e) => {
+                tracing::warn!("keeping {} in {}: {e}", artifacts.display(), to.display());
+                artifacts.to_path_buf()
+            }
+        }
+    }
+
     /// Whether unit `unit` (in plan order) is this run's: every unit unless sharded.
     fn owns(&self, unit: usize) -> bool {
         self.shard.is_none_or(|s| s.owns(unit))
@@ -298,7 +317,10 @@ impl Run<'_> {
                 ));
                 result.seconds = started.elapsed().as_secs_f64();
                 result.steps_run = r.steps.len();
-                result.artifacts = r.artifacts.as_ref().map(|p| p.display().to_string());
+                result.artifacts = r
+                    .artifacts
+                    .as_ref()
+                    .map(|p| cfg.keep(p, &result.name).display().to_string());
                 result.outcome = match r.steps.iter().find(|s| s.outcome.is_err()) {
                     Some(s) => {
                         result.failed_step = Some(format!("line {}: {}", s.line, s.op));
@@ -393,7 +415,10 @@ impl Run<'_> {
                                 "reproduced: {}{}",
                                 f.lines().next().unwrap_or(""),
                                 artifacts
-                                    .map(|a| format!(" (artifacts: {})", a.display()))
+                                    .map(|a| format!(
+                                        " (artifacts: {})",
+                                        cfg.keep(&a, &name).display()
+                                    ))
                                     .unwrap_or_default()
                             ),
                         };
@@ -499,6 +524,11 @@ impl Run<'_> {
                         None if result.cases.is_empty() => budget_spent(),
                         None => Outcome::Passed,
                     };
+                    let kept = r
+                        .failure
+                        .as_ref()
+                        .and_then(|f| f.artifacts.as_ref())
+                        .map(|a| cfg.keep(a, &format!("explore {target}")));
                     result.finding = r.failure.map(|f| ExploreFinding {
                         reason: f.reason.clone(),
                         config: f.config.to_string(),
@@ -506,18 +536,16 @@ impl Run<'_> {
                         rate: f.rate,
                         reproduce: format!("{} replay {}", cfg.command, f.replay.display()),
                         replay: f.replay.display().to_string(),
-                        timeline_svg: f
-                            .artifacts
+                        timeline_svg: kept
                             .as_ref()
                             .and_then(|a| std::fs::read_to_string(a.join("timeline.svg")).ok()),
-                        artifacts: f.artifacts.map(|a| a.display().to_string()),
+                        artifacts: kept.as_ref().map(|a| a.display().to_string()),
                     });
                     progress.end(&format!("explore {target}"), &result.outcome);
                 }
                 report.explorations.push(result);
             }
         }
-        report.elapsed_secs = clock.spent().as_secs_f64();
     }
 }
 
