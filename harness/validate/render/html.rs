@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::{esc, outcome_text, recorded_text, what_was_explored};
-use crate::validate::report::{Outcome, Report, Side, Verdict};
+use crate::validate::report::{Outcome, Report, SectionVerdict, Side, Verdict};
 
 const STYLE: &str = "
 body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#1d2330;line-height:1.4}
@@ -73,8 +73,28 @@ pub fn html(r: &Report) -> String {
         esc(&what_was_explored(r)),
         esc(&r.headline())
     );
+    let sections = r.sections();
+    verdicts(&mut s, &sections);
+    procedures(&mut s, r, &sections);
+    guarantees(&mut s, r, &sections);
+    known_bugs(&mut s, r, &sections);
+    compatibility(&mut s, r, &sections);
+    catch_up(&mut s, r, &sections);
+    for e in &r.harness_errors {
+        let _ = write!(
+            s,
+            "<div class=\"headline v-findings\">harness error: {}</div>",
+            esc(e)
+        );
+    }
+    s.push_str("<p class=\"meta\" id=\"rendered\"></p>\n<script>document.getElementById('rendered').textContent = document.querySelectorAll('section[data-section]').length + ' sections rendered';</script>\n</body></html>\n");
+    s
+}
+
+/// The verdict table, each section linked.
+fn verdicts(s: &mut String, sections: &[SectionVerdict]) {
     s.push_str("<section data-section=\"verdicts\"><h2>Verdicts</h2><table><tr><th>section</th><th>verdict</th><th>summary</th></tr>");
-    for sec in r.sections() {
+    for sec in sections {
         let _ = write!(
             s,
             "<tr><td><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
@@ -85,7 +105,10 @@ pub fn html(r: &Report) -> String {
         );
     }
     s.push_str("</table></section>\n");
-    let sections = r.sections();
+}
+
+/// The four scenario sections, each instance with its outcome and evidence.
+fn procedures(s: &mut String, r: &Report, sections: &[SectionVerdict]) {
     for sec in sections
         .iter()
         .filter(|s| ["upgrade", "rollback", "downgrade", "operations"].contains(&s.key.as_str()))
@@ -137,6 +160,10 @@ pub fn html(r: &Report) -> String {
         }
         s.push_str("</section>\n");
     }
+}
+
+/// The explorations, and each finding with its shrunk case and timeline.
+fn guarantees(s: &mut String, r: &Report, sections: &[SectionVerdict]) {
     let g = sections
         .iter()
         .find(|s| s.key == "guarantees")
@@ -197,6 +224,10 @@ pub fn html(r: &Report) -> String {
         }
     }
     s.push_str("</section>\n");
+}
+
+/// The kept findings on each release.
+fn known_bugs(s: &mut String, r: &Report, sections: &[SectionVerdict]) {
     let k = sections
         .iter()
         .find(|s| s.key == "known-bugs")
@@ -228,6 +259,10 @@ pub fn html(r: &Report) -> String {
         s.push_str("</table>");
     }
     s.push_str("</section>\n");
+}
+
+/// Flags, metrics and endpoints that changed.
+fn compatibility(s: &mut String, r: &Report, sections: &[SectionVerdict]) {
     let c = sections
         .iter()
         .find(|s| s.key == "compatibility")
@@ -283,6 +318,10 @@ pub fn html(r: &Report) -> String {
         }
     }
     s.push_str("</section>\n");
+}
+
+/// The catch-up benchmark with its plot, when asked.
+fn catch_up(s: &mut String, r: &Report, sections: &[SectionVerdict]) {
     if let (Some(c), Some(sec)) = (&r.catch_up, sections.iter().find(|s| s.key == "catch-up")) {
         let _ = write!(
             s,
@@ -297,13 +336,4 @@ pub fn html(r: &Report) -> String {
         }
         s.push_str("</section>\n");
     }
-    for e in &r.harness_errors {
-        let _ = write!(
-            s,
-            "<div class=\"headline v-findings\">harness error: {}</div>",
-            esc(e)
-        );
-    }
-    s.push_str("<p class=\"meta\" id=\"rendered\"></p>\n<script>document.getElementById('rendered').textContent = document.querySelectorAll('section[data-section]').length + ' sections rendered';</script>\n</body></html>\n");
-    s
 }
