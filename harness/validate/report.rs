@@ -264,6 +264,16 @@ impl Report {
     /// Every section in report order, with its verdict.
     pub fn sections(&self) -> Vec<SectionVerdict> {
         let mut out = Vec::new();
+        self.procedure_sections(&mut out);
+        self.guarantees_section(&mut out);
+        self.known_bugs_section(&mut out);
+        self.compatibility_section(&mut out);
+        self.catch_up_section(&mut out);
+        out
+    }
+
+    /// Upgrade, rollback, downgrade, operations: from the scenario outcomes.
+    fn procedure_sections(&self, out: &mut Vec<SectionVerdict>) {
         for section in Section::ALL {
             let outcomes: Vec<&Outcome> = self
                 .scenarios
@@ -287,6 +297,9 @@ impl Report {
                 summary,
             });
         }
+    }
+
+    fn guarantees_section(&self, out: &mut Vec<SectionVerdict>) {
         let (verdict, summary) = verdict_of(self.explorations.iter().map(|e| &e.outcome));
         let cases: usize = self.explorations.iter().map(|e| e.cases.len()).sum();
         let requests: usize = self.explorations.iter().map(|e| e.requests).sum();
@@ -296,6 +309,10 @@ impl Report {
             verdict,
             summary: format!("explorations: {summary}; {cases} cases, {requests} requests"),
         });
+    }
+
+    /// A release recorded (or predicted) as failing is a finding, even when not run now.
+    fn known_bugs_section(&self, out: &mut Vec<SectionVerdict>) {
         let affected = self.known_bugs.iter().filter(|k| k.affects()).count();
         let reproduced = self
             .known_bugs
@@ -331,6 +348,9 @@ impl Report {
                 )
             },
         });
+    }
+
+    fn compatibility_section(&self, out: &mut Vec<SectionVerdict>) {
         let (verdict, summary) = match &self.compat {
             None => (Verdict::NotRun, "not run".to_string()),
             Some(c) => {
@@ -365,6 +385,9 @@ impl Report {
             verdict,
             summary,
         });
+    }
+
+    fn catch_up_section(&self, out: &mut Vec<SectionVerdict>) {
         if let Some(c) = &self.catch_up {
             let shown: Vec<String> = c
                 .samples
@@ -385,7 +408,6 @@ impl Report {
                 },
             });
         }
-        out
     }
 
     /// The whole report's verdict: findings if any section has some, safe only if every
