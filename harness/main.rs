@@ -11,7 +11,7 @@ use etcd_skew::release::pin::{self, PinFrom};
 use etcd_skew::release::source::FetchConfig;
 use etcd_skew::release::{CacheState, Lock, Release, ReleaseStore, Version};
 use etcd_skew::scenario::{self, template, ReleaseRef, Scenario, Template};
-use etcd_skew::traffic::{Traffic, TrafficConfig};
+use etcd_skew::traffic::{Endpoint, Traffic, TrafficConfig};
 
 mod explore_cli;
 mod validate_cli;
@@ -318,7 +318,7 @@ fn traffic_cmd(
     let r = store.resolve(&release)?;
     tokio::runtime::Runtime::new()?.block_on(async {
             let cluster = ClusterBuilder::new(vec![r; 3]).start().await?;
-            let eps = cluster.members().iter().map(|m| (m.name.clone(), m.client_url.clone())).collect();
+            let eps = cluster.members().iter().map(Endpoint::of).collect();
             let endpoints = std::sync::Arc::new(std::sync::RwLock::new(eps));
             let cfg = TrafficConfig { clients, rate, ..TrafficConfig::default() };
             let traffic = Traffic::start(endpoints, cfg, std::time::Instant::now());

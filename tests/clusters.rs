@@ -158,10 +158,9 @@ fn a_watch_started_after_the_last_write_has_reached_it() {
         let cluster = ClusterBuilder::new(r).start().await.unwrap();
         let m = &cluster.members()[0];
         let revision = m.put("w/k", "v").await.unwrap();
-        let endpoints = std::sync::Arc::new(std::sync::RwLock::new(vec![(
-            m.name.clone(),
-            m.client_url.clone(),
-        )]));
+        let endpoints = std::sync::Arc::new(std::sync::RwLock::new(vec![
+            etcd_skew::traffic::Endpoint::of(m),
+        ]));
         let w = Watcher::start(endpoints, "w/".into(), std::time::Instant::now());
         // stop_at polls (for at most 10 s) until the watch has reached the revision.
         let log = w

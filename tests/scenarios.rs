@@ -56,6 +56,8 @@ template_tests! {
     e2e_snapshot_by_adding_member_5000_behind_3_4_23_to_3_5_16 => "e2e-snapshot-by-adding-member-5000-behind" on "3.4.23", "3.5.16",
     e2e_snapshot_by_partition_3_5_16_to_3_5_30 => "e2e-snapshot-by-partition" on "3.5.16", "3.5.30",
     e2e_snapshot_by_partition_5000_behind_3_4_23_to_3_5_16 => "e2e-snapshot-by-partition-5000-behind" on "3.4.23", "3.5.16",
+    leases_kept_alive_across_upgrade_3_4_23_to_3_5_16 => "leases-kept-alive-across-upgrade" on "3.4.23", "3.5.16",
+    leases_kept_alive_across_upgrade_3_5_16_to_3_5_30 => "leases-kept-alive-across-upgrade" on "3.5.16", "3.5.30",
     rollback_partial_upgrade_3_4_23_to_3_5_16 => "rollback-partial-upgrade" on "3.4.23", "3.5.16",
     rollback_after_full_upgrade_3_4_23_to_3_5_16 => "rollback-after-full-upgrade" on "3.4.23", "3.5.16",
     newer_member_joins_older_cluster_3_4_23_to_3_5_16 => "newer-member-joins-older-cluster" on "3.4.23", "3.5.16",

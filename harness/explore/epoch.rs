@@ -11,7 +11,7 @@ use crate::cluster::Cluster;
 use crate::history::{Event, History, LeaseRecord, Outcome, Request, WatchLog};
 use crate::traffic::leases::LeaseClient;
 use crate::traffic::watcher::Watcher;
-use crate::traffic::{Endpoints, Traffic, TrafficConfig};
+use crate::traffic::{Endpoint, Endpoints, Traffic, TrafficConfig};
 
 /// How long the linearizability search may take per key.
 const LINEARIZABLE_BUDGET: Duration = Duration::from_secs(20);
@@ -32,18 +32,13 @@ pub struct Recorded {
     pub leases: Vec<LeaseRecord>,
 }
 
-/// The members traffic may use now: `live`, the live voting members. Called after every
+/// The members traffic may use now: `live`, the live voting members, with the credentials
+/// the cluster's requests carry (auth may have been turned on or off). Called after every
 /// operation.
 pub fn refresh(endpoints: &Endpoints, cluster: &Cluster, live: &[usize]) {
-    let live: Vec<(String, String)> = live
+    let live: Vec<Endpoint> = live
         .iter()
-        .copied()
-        .map(|i| {
-            (
-                cluster.member(i).name.clone(),
-                cluster.member(i).client_url.clone(),
-            )
-        })
+        .map(|&i| Endpoint::of(cluster.member(i)))
         .collect();
     *endpoints.write().unwrap() = live;
 }

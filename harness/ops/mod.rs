@@ -1,7 +1,7 @@
 //! Operations: the vocabulary ([`op`], every verb listed once in [`registry`]), one file per
 //! family holding each operation's words, references, model prediction and action on the live
 //! cluster ([`lifecycle`], [`data`], [`membership`], [`backup`], [`faults`], [`security`],
-//! [`expect`]), the [`runner`] that dispatches them, member starts ([`starting`]), and the [`oracle`] that compares model and
+//! [`expect`], [`lease`]), the [`runner`] that dispatches them, member starts ([`starting`]), and the [`oracle`] that compares model and
 //! cluster after every step.
 
 pub mod backup;
@@ -9,6 +9,7 @@ pub mod data;
 pub mod error;
 pub mod expect;
 pub mod faults;
+pub mod lease;
 pub mod lifecycle;
 pub mod membership;
 pub mod op;

@@ -11,6 +11,7 @@ pub use super::backup::Backup;
 pub use super::data::Data;
 pub use super::expect::Expect;
 pub use super::faults::Fault;
+pub use super::lease::Lease;
 pub use super::lifecycle::Lifecycle;
 pub use super::membership::Membership;
 pub use super::security::{CertKind, Security};
@@ -70,6 +71,7 @@ pub enum Op {
     Fault(Fault),
     Security(Security),
     Expect(Expect),
+    Lease(Lease),
 }
 
 macro_rules! family_from {
@@ -81,7 +83,7 @@ macro_rules! family_from {
         }
     )*};
 }
-family_from!(Lifecycle, Data, Membership, Backup, Security, Expect);
+family_from!(Lifecycle, Data, Membership, Backup, Security, Expect, Lease);
 
 impl From<Fault> for Op {
     fn from(o: Fault) -> Op {
@@ -99,6 +101,7 @@ impl fmt::Display for Op {
             Op::Fault(o) => o.fmt(f),
             Op::Security(o) => o.fmt(f),
             Op::Expect(o) => o.fmt(f),
+            Op::Lease(o) => o.fmt(f),
         }
     }
 }
@@ -128,6 +131,7 @@ impl Op {
             Op::Fault(o) => o.refs(),
             Op::Security(_) => Refs::default(),
             Op::Expect(o) => o.refs(),
+            Op::Lease(o) => o.refs(),
         }
     }
 }

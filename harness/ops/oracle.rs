@@ -73,6 +73,7 @@ pub async fn observe(
                         .keys()
                         .filter(|k| !model.data.contains_key(*k))
                         .filter(|k| traffic_prefix.is_none_or(|p| !k.starts_with(p)))
+                        .filter(|k| !k.starts_with(super::lease::LEASE_PREFIX))
                         .cloned()
                         .collect();
                     for key in model.data.keys() {

@@ -3,7 +3,7 @@
 //! so no verb can be known to one and forgotten by another.
 
 use super::op::Op;
-use super::{backup, data, expect, faults, lifecycle, membership, security};
+use super::{backup, data, expect, faults, lease, lifecycle, membership, security};
 
 /// One verb of a scenario line.
 pub struct Verb {
@@ -60,6 +60,9 @@ verbs! {
     "auth-disable", "auth-disable", "auth disable, users deleted", security::parse;
     "put-as", "put-as root|alice KEY VALUE", "a put as a user, allowed or denied by auth", security::parse;
     "rotate-certs", "rotate-certs server|peer|ca", "certificate rotation (seed 004)", security::parse;
+    "lease-grant", "lease-grant NAME TTL_S COUNT [via MEMBER]", "COUNT leases with a key each (lease/NAME/i), kept alive through the member every TTL/5", lease::parse;
+    "expect-leases", "expect-leases NAME", "no key of a kept-alive lease is gone through any live member (etcd#15247)", lease::parse;
+    "lease-revoke", "lease-revoke NAME", "stop the keepalives, revoke every lease, no key left", lease::parse;
     "expect-cluster-version", "expect-cluster-version MAJOR.MINOR", "the model's cluster version is this", expect::parse;
     "expect-log", "expect-log MEMBER \"TEXT\" [within S]", "a line containing TEXT appears in the member's log since its last start", expect::parse;
 }

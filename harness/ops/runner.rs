@@ -34,6 +34,8 @@ pub struct Runner<'a> {
     /// `--skip-hash-check`).
     pub(super) snapshots: BTreeMap<String, (PathBuf, bool)>,
     pub(super) last_revisions: BTreeMap<String, i64>,
+    /// Lease groups kept alive by `lease-grant`, by name.
+    pub(super) leases: BTreeMap<String, super::lease::KeptLeases>,
     /// Every random choice of an operation (marker values) comes from here, so a replay with
     /// the same seed is the same run.
     rng: StdRng,
@@ -53,6 +55,7 @@ impl<'a> Runner<'a> {
             model: Model::default(),
             snapshots: BTreeMap::new(),
             last_revisions: BTreeMap::new(),
+            leases: BTreeMap::new(),
             rng: StdRng::seed_from_u64(seed),
         }
     }
@@ -199,6 +202,7 @@ impl<'a> Runner<'a> {
             Op::Fault(o) => self.apply_fault(o).await,
             Op::Security(o) => self.apply_security(o).await,
             Op::Expect(o) => self.apply_expect(o).await,
+            Op::Lease(o) => self.apply_lease(o).await,
         }
     }
 

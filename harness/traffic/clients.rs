@@ -13,6 +13,7 @@ use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, T
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::cluster::Member;
 use crate::history::{Event, History, Outcome, Request};
 use crate::model::EtcdRefusal;
 use crate::release::error::causes;
@@ -49,8 +50,28 @@ impl Default for TrafficConfig {
 /// Pause after a failed request or connection before the next try.
 pub const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
-/// The members traffic may use, `(name, client URL)`; updated as the cluster changes.
-pub type Endpoints = Arc<RwLock<Vec<(String, String)>>>;
+/// A member traffic may use: its name, client URL, and the credentials requests carry while
+/// auth is on (the clients authenticate as this user; without auth they send no token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub member: String,
+    pub url: String,
+    pub credentials: Option<(String, String)>,
+}
+
+impl Endpoint {
+    /// A member as traffic reaches it now.
+    pub fn of(m: &Member) -> Endpoint {
+        Endpoint {
+            member: m.name.clone(),
+            url: m.client_url.clone(),
+            credentials: m.credentials.clone(),
+        }
+    }
+}
+
+/// The members traffic may use; updated as the cluster changes (and auth is turned on or off).
+pub type Endpoints = Arc<RwLock<Vec<Endpoint>>>;
 
 /// Running traffic; [`Traffic::stop`] ends it and returns the history.
 pub struct Traffic {
@@ -96,7 +117,7 @@ impl Traffic {
 /// `require_leader` makes a member without a leader fail requests (and end watches) instead of
 /// stalling them. Shared by the KV clients, the watcher and the lease client.
 pub(super) async fn connect(
-    url: &str,
+    ep: &Endpoint,
     request_timeout: Option<Duration>,
     require_leader: bool,
 ) -> Option<Client> {
@@ -106,10 +127,16 @@ pub(super) async fn connect(
     if let Some(t) = request_timeout {
         opts = opts.with_timeout(t);
     }
-    tokio::time::timeout(Duration::from_secs(3), Client::connect([url], Some(opts)))
-        .await
-        .ok()?
-        .ok()
+    if let Some((user, password)) = &ep.credentials {
+        opts = opts.with_user(user, password);
+    }
+    tokio::time::timeout(
+        Duration::from_secs(3),
+        Client::connect([&ep.url], Some(opts)),
+    )
+    .await
+    .ok()?
+    .ok()
 }
 
 async fn client_loop(
@@ -120,7 +147,8 @@ async fn client_loop(
     started: Instant,
 ) -> Vec<Event> {
     let mut rng = StdRng::seed_from_u64(cfg.seed.wrapping_mul(1_000_003).wrapping_add(id as u64));
-    let mut clients: HashMap<String, Client> = HashMap::new();
+    // By URL, with the endpoint it was connected for: a change of credentials reconnects.
+    let mut clients: HashMap<String, (Endpoint, Client)> = HashMap::new();
     let mut events = Vec::new();
     let mut last_seen: HashMap<String, Option<String>> = HashMap::new();
     let mut rotation = id as usize;
@@ -137,16 +165,17 @@ async fn client_loop(
             let eps = endpoints.read().unwrap();
             (!eps.is_empty()).then(|| eps[rotation % eps.len()].clone())
         };
-        let Some((member, url)) = picked else {
+        let Some(ep) = picked else {
             // No member up (a majority loss): wait for one, still checking for stop.
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        let client = match clients.get(&url) {
-            Some(c) => c.clone(),
-            None => match connect(&url, Some(cfg.request_timeout), false).await {
+        let (member, url) = (ep.member.clone(), ep.url.clone());
+        let client = match clients.get(&url).filter(|(was, _)| *was == ep) {
+            Some((_, c)) => c.clone(),
+            None => match connect(&ep, Some(cfg.request_timeout), false).await {
                 Some(c) => {
-                    clients.insert(url.clone(), c.clone());
+                    clients.insert(url.clone(), (ep, c.clone()));
                     c
                 }
                 None => {

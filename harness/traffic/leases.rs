@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etcd_client::{Client, PutOptions};
+use etcd_client::{Client, LeaseKeepAliveStream, LeaseKeeper, PutOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -35,8 +35,73 @@ impl LeaseClient {
     }
 }
 
-const TTL: i64 = 2;
+/// Longer than the pauses `pause` and `pause-leader` draw (at most 4 election timeouts, 4 s):
+/// a leader frozen past its leases' TTL revokes them when it resumes (etcd#15247, in the case
+/// its fix misses; kept in `findings/lease-revoked-by-frozen-leader.scn`), and that known bug
+/// would end most explorations that pause the leader.
+const TTL: i64 = 5;
 const BOUND: Duration = Duration::from_secs(2);
+
+/// What a keepalive's answer says of its lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Renewal {
+    /// Renewed: it cannot expire before the keepalive's invocation plus the TTL.
+    Renewed,
+    /// TTL 0: the lease no longer exists (revoked or expired), and its keys are gone with it.
+    Gone,
+}
+
+/// One lease's keep-alive stream, each keepalive answered before the next is sent, so an
+/// answer is never taken for a later request's (which would date a renewal too late).
+pub struct Renewer {
+    keeper: LeaseKeeper,
+    stream: LeaseKeepAliveStream,
+}
+
+impl Renewer {
+    /// Opens the stream: etcd-client sends the first keepalive and reads its answer as it
+    /// opens, so an opened stream is a renewal dated at the call. `None` if it did not open
+    /// within the bound, or failed (a lease already gone fails it too; the key reads show it).
+    pub async fn open(c: &mut Client, lease: i64) -> Option<Renewer> {
+        let (keeper, stream) = tokio::time::timeout(BOUND, c.lease_keep_alive(lease))
+            .await
+            .ok()?
+            .ok()?;
+        Some(Renewer { keeper, stream })
+    }
+
+    /// Sends one keepalive and reads its answer; after `None` (unanswered, or the stream
+    /// broke) the renewer must be dropped: a late answer would be read as the next one's.
+    pub async fn renew(&mut self) -> Option<Renewal> {
+        tokio::time::timeout(BOUND, self.keeper.keep_alive())
+            .await
+            .ok()?
+            .ok()?;
+        self.answer().await
+    }
+
+    async fn answer(&mut self) -> Option<Renewal> {
+        let resp = tokio::time::timeout(BOUND, self.stream.message())
+            .await
+            .ok()?
+            .ok()??;
+        Some(if resp.ttl() > 0 {
+            Renewal::Renewed
+        } else {
+            Renewal::Gone
+        })
+    }
+}
+
+/// A keepalive answered "no such lease": as good as a read that found its key gone.
+pub fn gone(member: &str, invoke_us: u64, complete_us: u64) -> Observation {
+    Observation {
+        member: member.into(),
+        invoke_us,
+        complete_us,
+        present: false,
+    }
+}
 
 async fn observe(c: &mut Client, member: &str, key: &str, started: Instant) -> Option<Observation> {
     let invoke_us = started.elapsed().as_micros() as u64;
@@ -69,11 +134,12 @@ async fn lease_loop(
             let eps = endpoints.read().unwrap();
             (!eps.is_empty()).then(|| eps[n % eps.len()].clone())
         };
-        let Some((member, url)) = picked else {
+        let Some(ep) = picked else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let Some(mut c) = connect(&url, Some(BOUND), false).await else {
+        let member = ep.member.clone();
+        let Some(mut c) = connect(&ep, Some(BOUND), false).await else {
             tokio::time::sleep(RETRY_PAUSE).await;
             continue;
         };
@@ -98,28 +164,33 @@ async fn lease_loop(
         if !matches!(tokio::time::timeout(BOUND, put).await, Ok(Ok(_))) {
             continue; // unknown whether attached: nothing to check
         }
-        let Ok(Ok((mut keeper, mut stream))) =
-            tokio::time::timeout(BOUND, c.lease_keep_alive(rec.lease)).await
-        else {
+        let mut invoke = now();
+        let Some(mut renewer) = Renewer::open(&mut c, rec.lease).await else {
             records.push(rec);
             continue;
         };
-        for _ in 0..rng.gen_range(0..3) {
+        let mut renewal = Some(Renewal::Renewed);
+        let mut rounds = rng.gen_range(0..3);
+        loop {
+            match renewal {
+                Some(Renewal::Renewed) => rec.renewals_us.push(invoke),
+                Some(Renewal::Gone) => {
+                    rec.observations.push(gone(&member, invoke, now()));
+                    break;
+                }
+                // Unanswered: renew no more (its late answer would be read as the next one's).
+                None => break,
+            }
+            if rounds == 0 {
+                break;
+            }
+            rounds -= 1;
             if let Some(o) = observe(&mut c, &member, &rec.key, started).await {
                 rec.observations.push(o);
             }
             tokio::time::sleep(Duration::from_millis(400)).await;
-            let invoke = now();
-            let renewed = async {
-                keeper.keep_alive().await?;
-                stream.message().await
-            };
-            match tokio::time::timeout(BOUND, renewed).await {
-                Ok(Ok(Some(resp))) if resp.ttl() > 0 => rec.renewals_us.push(invoke),
-                // A late answer could be read as the next keepalive's and date a renewal too
-                // late: after any unanswered keepalive, renew no more.
-                _ => break,
-            }
+            invoke = now();
+            renewal = renewer.renew().await;
         }
         if let Some(o) = observe(&mut c, &member, &rec.key, started).await {
             rec.observations.push(o);

@@ -6,4 +6,4 @@ pub mod clients;
 pub mod leases;
 pub mod watcher;
 
-pub use clients::{Endpoints, Traffic, TrafficConfig};
+pub use clients::{Endpoint, Endpoints, Traffic, TrafficConfig};

@@ -73,14 +73,15 @@ async fn watch_loop(
             (!eps.is_empty()).then(|| eps[rotation % eps.len()].clone())
         };
         rotation += 1;
-        let Some((member, url)) = picked else {
+        let Some(ep) = picked else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
+        let member = ep.member.clone();
         // require_leader: a member cut off from its leader ends the watch instead of leaving it
         // silently stalled.
         // Each call below is bounded by its own timeout; the stream lives while it delivers.
-        let Some(mut c) = connect(&url, None, true).await else {
+        let Some(mut c) = connect(&ep, None, true).await else {
             tokio::time::sleep(RETRY_PAUSE).await;
             continue;
         };
