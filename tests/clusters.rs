@@ -171,3 +171,63 @@ fn a_watch_started_after_the_last_write_has_reached_it() {
         assert_eq!(log.start_revision, revision + 1);
     });
 }
+
+/// Traffic keeps working while auth is turned on and off under it: once the endpoints carry
+/// the cluster's credentials, clients reconnect as root and their writes are acknowledged again;
+/// requests refused in between are failures (never applied), and the whole history stays
+/// linearizable.
+#[test]
+fn traffic_carries_credentials_across_auth_on_and_off() {
+    use etcd_skew::check::linearizable;
+    use etcd_skew::history::Outcome;
+    use etcd_skew::traffic::{Endpoint, Traffic, TrafficConfig};
+    use std::time::{Duration, Instant};
+    let r = common::releases(&["3.4.23"]);
+    common::runtime().block_on(async {
+        let mut cluster = ClusterBuilder::new(vec![r[0].clone(); 3])
+            .start()
+            .await
+            .unwrap();
+        let refresh = |c: &etcd_skew::cluster::Cluster| -> Vec<Endpoint> {
+            c.members().iter().map(Endpoint::of).collect()
+        };
+        let endpoints = std::sync::Arc::new(std::sync::RwLock::new(refresh(&cluster)));
+        let started = Instant::now();
+        let cfg = TrafficConfig {
+            clients: 4,
+            rate: 400,
+            ..TrafficConfig::default()
+        };
+        let traffic = Traffic::start(endpoints.clone(), cfg, started);
+        let at = |s: Instant| s.duration_since(started).as_micros() as u64;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        cluster.enable_auth(0).await.unwrap();
+        *endpoints.write().unwrap() = refresh(&cluster);
+        let on = at(Instant::now());
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        cluster.disable_auth(0).await.unwrap();
+        *endpoints.write().unwrap() = refresh(&cluster);
+        let off = at(Instant::now());
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let h = traffic.stop().await.unwrap();
+        let acked = |from: u64, to: u64| {
+            h.events
+                .iter()
+                .filter(|e| e.invoke_us > from && e.complete_us < to)
+                .filter(|e| e.request.is_write() && matches!(e.outcome, Outcome::Ok { .. }))
+                .count()
+        };
+        assert!(
+            acked(on, off) > 50,
+            "writes with auth on: {}",
+            acked(on, off)
+        );
+        assert!(
+            acked(off, u64::MAX) > 50,
+            "writes after auth off: {}",
+            acked(off, u64::MAX)
+        );
+        let report = linearizable::check(&h, Duration::from_secs(30));
+        assert_eq!(linearizable::first_violation(&report, &h), None);
+    });
+}

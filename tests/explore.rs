@@ -286,8 +286,9 @@ fn fixed_case(
 /// Every configuration knob at once, and every long or targeted fault, on 3.5.16 → 3.5.30
 /// (which have every flag): a kill storm, the leader paused for four election timeouts,
 /// members held off past the leader's log (paused, and cut off), kills inside a
-/// defragmentation and a physical compaction, a learner added and promoted, a member update, a
-/// remove followed by restarts of the others. (Whether a member held off returns by snapshot
+/// defragmentation and a physical compaction, a learner added and promoted, auth turned on
+/// under traffic (and off again before the end), a member update, a remove followed by
+/// restarts of the others. (Whether a member held off returns by snapshot
 /// depends on etcd skipping log compaction while a snapshot is in flight; the snapshot path is
 /// checked by `scenarios/e2e-snapshot-by-partition-*`.)
 #[test]
@@ -313,12 +314,14 @@ fn every_knob_and_long_fault_on_a_real_cluster() {
             Step::CutOffBehind(1),
             Step::LearnerAdd(0),
             Step::LearnerPromote,
+            Step::AuthToggle,
             Step::MemberUpdate(1),
             Step::KillDuringDefrag(0),
             Step::Restart(0),
             Step::KillDuringCompact(1),
             Step::Restart(1),
             Step::Upgrade(0),
+            Step::AuthToggle,
             Step::RemoveRestart(2),
         ],
         &[
@@ -337,6 +340,8 @@ fn every_knob_and_long_fault_on_a_real_cluster() {
             "learner-promote r1",
             "member-update m2",
             "member-remove m3",
+            "auth-enable",
+            "auth-disable",
         ],
     );
 }
@@ -357,11 +362,16 @@ fn five_members_of_3_3_held_behind_the_log() {
         "3.4.23",
         config,
         vec![
+            Step::AuthToggle,
             Step::CutOffBehind(4),
             Step::KillDuringCompact(3),
             Step::Upgrade(0),
         ],
-        &["--snapshot-count=10", "partition m5 until 5110 entries"],
+        &[
+            "--snapshot-count=10",
+            "partition m5 until 5110 entries",
+            "auth-enable",
+        ],
     );
 }
 
@@ -380,8 +390,10 @@ fn one_member_with_auto_compaction() {
         "3.5.16",
         config,
         vec![
+            Step::AuthToggle,
             Step::KillStorm(0),
             Step::PauseBehind(0),
+            Step::AuthToggle,
             Step::KillDuringDefrag(0),
             Step::Upgrade(0),
         ],
@@ -389,6 +401,8 @@ fn one_member_with_auto_compaction() {
             "--auto-compaction-mode=periodic",
             "kill m1",
             "kill-during defrag m1",
+            "auth-enable",
+            "auth-disable",
         ],
     );
 }

@@ -61,6 +61,10 @@ pub enum Step {
     MemberUpdate(u8),
     /// Remove a member, then restart every other member one by one.
     RemoveRestart(u8),
+    /// Auth on (root and a role-limited user, then `auth enable`) if it is off, off (and the
+    /// users deleted) if it is on, under traffic: from then on the clients carry credentials,
+    /// or stop carrying them.
+    AuthToggle,
     /// Fault injection (only with `inject_faults`): change a value's bytes on one member's disk.
     CorruptValue(u8),
 }
@@ -106,6 +110,7 @@ pub struct Weights {
     pub learner: u32,
     pub member_update: u32,
     pub remove_restart: u32,
+    pub auth: u32,
     pub corrupt: u32,
 }
 
@@ -137,6 +142,7 @@ impl Default for Weights {
             learner: 2,
             member_update: 1,
             remove_restart: 1,
+            auth: 1,
             corrupt: 0,
         }
     }
@@ -190,6 +196,7 @@ pub fn step(w: &Weights) -> BoxedStrategy<Step> {
         (w.learner, Just(Step::LearnerPromote).boxed()),
         (w.member_update, m().prop_map(Step::MemberUpdate).boxed()),
         (w.remove_restart, m().prop_map(Step::RemoveRestart).boxed()),
+        (w.auth, Just(Step::AuthToggle).boxed()),
         (w.corrupt, m().prop_map(Step::CorruptValue).boxed()),
     ];
     let arms: Vec<(u32, BoxedStrategy<Step>)> = arms.into_iter().filter(|(w, _)| *w > 0).collect();

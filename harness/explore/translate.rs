@@ -10,7 +10,7 @@ use super::plan::Step;
 use super::setup::CaseSetup;
 use crate::model::{rules, Model};
 use crate::ops::faults::Work;
-use crate::ops::op::{Backup, Data, Fault, Hold, Lifecycle, Membership};
+use crate::ops::op::{Backup, Data, Fault, Hold, Lifecycle, Membership, Security};
 use crate::ops::{Op, Target};
 use crate::release::{facts, Version};
 
@@ -189,8 +189,10 @@ impl View<'_> {
     fn learner_add(&self, i: u8, memory: &mut Memory) -> Vec<Op> {
         let with_learners = self.members.iter().all(|m| facts::has_learners(&m.version));
         let has_learner = self.model.members.values().any(|m| m.learner);
+        // Not under auth: a learner serves no Authenticate ("rpc not supported for learner"),
+        // so the harness's clients, which authenticate where they connect, cannot observe it.
         match self.member(i) {
-            Some(m) if with_learners && !has_learner && self.all_running() => {
+            Some(m) if with_learners && !has_learner && !self.model.auth && self.all_running() => {
                 memory.added += 1;
                 vec![
                     Op::Membership(Membership::Add {
@@ -230,6 +232,7 @@ pub fn translate(view: &View, setup: &CaseSetup, step: &Step, memory: &mut Memor
         }
         SnapshotSave | DisasterRestore | Compact | Defrag(_) | CorruptValue(_)
         | KillDuringDefrag(_) | KillDuringCompact(_) => disk(view, step, memory),
+        AuthToggle => security(view),
         _ => processes(view, setup, step),
     }
 }
@@ -358,6 +361,20 @@ fn disk(view: &View, step: &Step, memory: &mut Memory) -> Vec<Op> {
 
         _ => vec![],
     }
+}
+
+/// Auth turned on if it is off, off if it is on: a change through raft, so only with a quorum;
+/// and not on while a learner is a member (it could not be observed: see `learner_add`).
+fn security(view: &View) -> Vec<Op> {
+    let learners = view.model.members.values().any(|m| m.learner);
+    if !view.quorum() || (learners && !view.model.auth) {
+        return vec![];
+    }
+    vec![Op::Security(if view.model.auth {
+        Security::AuthDisable
+    } else {
+        Security::AuthEnable
+    })]
 }
 
 /// Members added, promoted, updated, removed.

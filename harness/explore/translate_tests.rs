@@ -348,3 +348,23 @@ fn one_member_has_no_leader_to_move_nor_peers_to_cut() {
         ["kill leader", "restore last"]
     );
 }
+
+#[test]
+fn auth_toggles_with_the_model_and_needs_a_quorum() {
+    let (mut members, mut model) = cluster([OLDER; 3]);
+    assert_eq!(one(&members, &model, Step::AuthToggle), ["auth-enable"]);
+    model.auth = true;
+    assert_eq!(one(&members, &model, Step::AuthToggle), ["auth-disable"]);
+    // Under auth no learner is added (a learner cannot authenticate)…
+    assert!(one(&members, &model, Step::LearnerAdd(0)).is_empty());
+    model.auth = false;
+    let added = one(&members, &model, Step::LearnerAdd(0));
+    assert!(added[0].starts_with("learner-add r1"), "{added:?}");
+    // …and auth is not turned on while there is one.
+    model.member_add("r1", &OLDER.parse().unwrap(), true, 9, "http://p9");
+    assert!(one(&members, &model, Step::AuthToggle).is_empty());
+    let (mut members, mut model) = cluster([OLDER; 3]);
+    stop(&mut members, &mut model, 0);
+    stop(&mut members, &mut model, 1);
+    assert!(one(&members, &model, Step::AuthToggle).is_empty());
+}

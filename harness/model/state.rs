@@ -62,7 +62,15 @@ pub struct Model {
     pub cluster_version: Option<MinorVersion>,
     pub auth: bool,
     pub data: BTreeMap<String, KeyModel>,
-    pub snapshots: BTreeMap<String, BTreeMap<String, KeyModel>>,
+    pub snapshots: BTreeMap<String, SnapshotModel>,
+}
+
+/// What a snapshot holds: the keys, and whether auth was on (the auth store is in the
+/// backend, so a restore brings back the auth state of its snapshot).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotModel {
+    pub data: BTreeMap<String, KeyModel>,
+    pub auth: bool,
 }
 
 /// The model's prediction for starting a member.
@@ -161,7 +169,9 @@ impl Model {
         let data = m.data_at_stop.clone().ok_or_else(|| {
             format!("member {member} is running or was killed (its backend may lack the last writes): stop it gracefully first")
         })?;
-        self.snapshots.insert(name.into(), data);
+        let auth = self.auth;
+        self.snapshots
+            .insert(name.into(), SnapshotModel { data, auth });
         Ok(())
     }
 
@@ -289,16 +299,21 @@ impl Model {
     }
 
     pub fn save_snapshot(&mut self, name: &str) {
-        self.snapshots.insert(name.into(), self.data.clone());
+        let snapshot = SnapshotModel {
+            data: self.data.clone(),
+            auth: self.auth,
+        };
+        self.snapshots.insert(name.into(), snapshot);
     }
 
     /// A disaster restore: every member restarted from the snapshot, as a new cluster.
     pub fn restore(&mut self, snapshot: &str) -> Result<(), String> {
-        let data = self
+        let saved = self
             .snapshots
             .get(snapshot)
             .ok_or_else(|| format!("no snapshot named {snapshot:?}"))?;
-        self.data = data.clone();
+        self.data = saved.data.clone();
+        self.auth = saved.auth;
         for m in self.members.values_mut() {
             m.running = true;
             m.started_once = true;
@@ -412,5 +427,17 @@ mod tests {
             m.predict_member_add("m1", false),
             Err(EtcdRefusal::NotEnoughStartedMembers)
         );
+    }
+
+    #[test]
+    fn a_restore_brings_back_the_auth_state_of_its_snapshot() {
+        let mut m = three("3.5.16");
+        m.save_snapshot("before");
+        m.auth = true;
+        m.save_snapshot("with-auth");
+        m.restore("before").unwrap();
+        assert!(!m.auth, "auth was off when `before` was taken");
+        m.restore("with-auth").unwrap();
+        assert!(m.auth);
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use super::error::StepError;
 use super::op::{args, Op, Refs, Target};
 use super::runner::Runner;
+use crate::cluster::auth::ROOT;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backup {
@@ -108,6 +109,11 @@ impl Runner<'_> {
                     self.snapshots.get(name).cloned().ok_or_else(|| {
                         StepError::precondition(format!("no snapshot named {name}"))
                     })?;
+                // The auth state comes back with the snapshot's auth store: the harness's
+                // requests carry credentials if it was on when the snapshot was taken.
+                let auth = self.model.snapshots.get(name).is_some_and(|s| s.auth);
+                let credentials = auth.then(|| (ROOT.0.to_string(), ROOT.1.to_string()));
+                self.cluster_mut()?.set_credentials(credentials);
                 self.cluster_mut()?.restore_all(&path, skip).await?;
                 self.model.restore(name).map_err(StepError::Precondition)?;
                 // A restored cluster is a new cluster: new member ids, revisions restart from
