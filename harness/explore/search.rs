@@ -380,7 +380,8 @@ mod tests {
                 rate: 0,
                 keys: 1,
             },
-            cases: 64,
+            // Enough that every seed draws a biting case (a corruption step, then the coin).
+            cases: 256,
             seed: 5,
             time_budget: Duration::from_secs(60),
             shrink_budget: Duration::from_secs(60),

@@ -351,7 +351,7 @@ fn one_member_has_no_leader_to_move_nor_peers_to_cut() {
 
 #[test]
 fn auth_toggles_with_the_model_and_needs_a_quorum() {
-    let (mut members, mut model) = cluster([OLDER; 3]);
+    let (members, mut model) = cluster([OLDER; 3]);
     assert_eq!(one(&members, &model, Step::AuthToggle), ["auth-enable"]);
     model.auth = true;
     assert_eq!(one(&members, &model, Step::AuthToggle), ["auth-disable"]);
