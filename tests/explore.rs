@@ -301,6 +301,7 @@ fn every_knob_and_long_fault_on_a_real_cluster() {
         watch_progress_notify_ms: Some(100),
         timing: Some((100, 1000)),
         auto_compaction_secs: Some(2),
+        peer_tls: true,
     };
     fixed_case(
         "every_knob_and_long_fault_on_a_real_cluster",
@@ -331,6 +332,7 @@ fn every_knob_and_long_fault_on_a_real_cluster() {
             "--experimental-watch-progress-notify-interval=100ms",
             "--heartbeat-interval=100",
             "--auto-compaction-retention=2s",
+            "peer-tls proxied",
             "pause leader for 4000",
             "pause m3 until 250 entries",
             "partition m2 until 250 entries",

@@ -27,6 +27,7 @@ scenario_tests! {
     member_add_peer_down_3_5_30 => "scenarios/member-add-peer-down-3.5.30.scn",
     network_faults => "scenarios/network-faults.scn",
     patch_downgrades_3_5 => "scenarios/patch-downgrades-3.5.scn",
+    peer_tls_network_faults => "scenarios/peer-tls-network-faults.scn",
     tls_rotation => "scenarios/tls-rotation.scn",
     tls_upgrade_3_4_to_3_5 => "scenarios/tls-upgrade-3.4-to-3.5.scn",
     upgrade_3_3_to_3_4_v2 => "scenarios/upgrade-3.3-to-3.4-v2.scn",

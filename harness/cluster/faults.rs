@@ -10,12 +10,13 @@
 use std::time::Duration;
 
 use super::error::ClusterError;
-use super::proxy::PeerProxy;
+use super::proxy::{PeerProxy, ProxyTls};
 use super::running::Cluster;
 
 impl Cluster {
     /// When the cluster has proxies: member `i` advertises a proxy port in front of its real
-    /// peer listener. Called before the member first starts.
+    /// peer listener (terminating peer TLS, when the cluster runs it). Called before the member
+    /// first starts, after [`Cluster::secure`].
     pub(super) fn put_behind_proxy(&mut self, i: usize) -> Result<(), ClusterError> {
         if self.proxies.is_none() {
             return Ok(());
@@ -27,10 +28,16 @@ impl Cluster {
             .and_then(|p| p.parse().ok())
             .unwrap_or_default();
         let port = self.take_port()?;
-        let proxy = PeerProxy::start(port, real, self.link_rules.clone())
+        // Peer TLS: the proxy terminates it with the members' own peer certificate.
+        let tls = match &self.pki {
+            Some(pki) => Some(ProxyTls::new(&pki.peer()?)?),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let proxy = PeerProxy::start(port, real, self.link_rules.clone(), tls)
             .map_err(|e| ClusterError::io(format!("peer proxy on port {port}"), e))?;
         let m = &mut self.members[i];
-        m.peer_url = format!("http://127.0.0.1:{port}");
+        m.peer_url = format!("{scheme}://127.0.0.1:{port}");
         *proxy.owner.write().unwrap() = m.id.map(|id| format!("{id:x}"));
         let name = m.name.clone();
         self.proxies.as_mut().unwrap().insert(name, proxy);

@@ -41,6 +41,8 @@ pub enum InitialState {
 /// TLS material of one member (paths), as the maintenance notes' TLS procedures use it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsFlags {
+    /// Client TLS too (https client URLs, client certs required); off: peer TLS only.
+    pub client: bool,
     pub trusted_ca: std::path::PathBuf,
     pub cert: std::path::PathBuf,
     pub key: std::path::PathBuf,
@@ -95,10 +97,12 @@ pub fn render(version: &Version, f: &MemberFlags) -> Vec<String> {
         a.push(format!("--enable-v2={}", f.enable_v2));
     }
     if let Some(t) = f.tls {
-        a.push(format!("--trusted-ca-file={}", t.trusted_ca.display()));
-        a.push(format!("--cert-file={}", t.cert.display()));
-        a.push(format!("--key-file={}", t.key.display()));
-        a.push("--client-cert-auth=true".into());
+        if t.client {
+            a.push(format!("--trusted-ca-file={}", t.trusted_ca.display()));
+            a.push(format!("--cert-file={}", t.cert.display()));
+            a.push(format!("--key-file={}", t.key.display()));
+            a.push("--client-cert-auth=true".into());
+        }
         a.push(format!(
             "--peer-trusted-ca-file={}",
             t.peer_trusted_ca.display()

@@ -137,6 +137,12 @@ impl Member {
         }
     }
 
+    /// Switches this member's peer URLs to https (peer TLS; clients stay plain-text).
+    pub fn use_peer_tls(&mut self) {
+        self.peer_url = self.peer_url.replace("http://", "https://");
+        self.listen_peer_url = self.listen_peer_url.replace("http://", "https://");
+    }
+
     /// Switches this member to TLS: https URLs, and clients that present `tls`.
     pub fn use_tls(&mut self, tls: ClientTls) {
         self.client_url = self.client_url.replace("http://", "https://");

@@ -36,12 +36,11 @@ impl Cluster {
         let _ = std::fs::remove_dir_all(dir.join(format!("{name}.etcd")));
         let mut m = Member::new(name, release, c, p, &dir);
         m.credentials = self.credentials.clone();
-        if let Some(pki) = &self.pki {
-            m.use_tls(pki.client()?);
-        }
         self.members.push(m);
-        self.put_behind_proxy(self.members.len() - 1)?;
-        Ok(self.members.len() - 1)
+        let i = self.members.len() - 1;
+        self.secure(i)?;
+        self.put_behind_proxy(i)?;
+        Ok(i)
     }
 
     /// `member add` of member `new`'s peer URL, sent to member `via`. Records the new id.

@@ -160,10 +160,12 @@ impl Pki {
         Ok(self.marker())
     }
 
-    /// The member flags: the same files for every member (their SANs cover 127.0.0.1).
-    pub fn flags(&self) -> TlsFlags {
+    /// The member flags: the same files for every member (their SANs cover 127.0.0.1); client
+    /// TLS too, or peer TLS only.
+    pub fn flags(&self, client: bool) -> TlsFlags {
         let f = |n: &str| self.dir.join(n);
         TlsFlags {
+            client,
             trusted_ca: f("ca.pem"),
             cert: f("server.pem"),
             key: f("server-key.pem"),
@@ -173,15 +175,26 @@ impl Pki {
         }
     }
 
+    /// What a peer-link proxy presents on both sides (the peer certificate, which serves and
+    /// dials) and trusts, read from the current files.
+    pub fn peer(&self) -> Result<ClientTls, ClusterError> {
+        self.material(Leaf::Peer)
+    }
+
     /// What the harness's clients present and trust, read from the current files.
     pub fn client(&self) -> Result<ClientTls, ClusterError> {
+        self.material(Leaf::Client)
+    }
+
+    /// The CA and `leaf`'s certificate and key, read from the current files.
+    fn material(&self, leaf: Leaf) -> Result<ClientTls, ClusterError> {
         let read = |n: &str| {
             std::fs::read(self.dir.join(n)).map_err(|e| ClusterError::io(n.to_string(), e))
         };
         Ok(ClientTls {
             ca: read("ca.pem")?,
-            cert: read("client.pem")?,
-            key: read("client-key.pem")?,
+            cert: read(&format!("{}.pem", leaf.file()))?,
+            key: read(&format!("{}-key.pem", leaf.file()))?,
         })
     }
 }

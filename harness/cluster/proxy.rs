@@ -7,15 +7,70 @@
 //! the dialed member to the dialer (`GET /raft/stream/…`); pipeline, snapshot and probe requests
 //! carry them from the dialer to the dialed. So per connection the proxy knows which direction
 //! of which member pair its messages travel, and [`LinkRules`] can cut a pair one way, cut a
-//! member off entirely, or slow it down. Plain-text peers only: with peer TLS the headers are
-//! not readable.
+//! member off entirely, or slow it down. With peer TLS the proxy terminates it (see
+//! [`ProxyTls`]): the headers are only readable in the clear.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use super::error::ClusterError;
+use super::pki::ClientTls;
+
+/// Peer TLS at a proxy: it accepts the dialing member's TLS with the members' peer certificate
+/// (issued for 127.0.0.1 by the cluster's CA), reads the plain request, and dials the fronted
+/// member with TLS again, presenting the same certificate (members require a client cert from
+/// the CA, and it has both server and client usages). So rules see who talks to whom, as in
+/// the clear.
+#[derive(Clone)]
+pub struct ProxyTls {
+    acceptor: TlsAcceptor,
+    connector: TlsConnector,
+}
+
+impl ProxyTls {
+    pub fn new(peer: &ClientTls) -> Result<ProxyTls, ClusterError> {
+        let err = |e: &dyn std::fmt::Display| ClusterError::io("peer-link proxy TLS", e);
+        let certs = || -> Result<Vec<CertificateDer<'static>>, ClusterError> {
+            CertificateDer::pem_slice_iter(&peer.cert)
+                .collect::<Result<_, _>>()
+                .map_err(|e| err(&e))
+        };
+        let key = || PrivateKeyDer::from_pem_slice(&peer.key).map_err(|e| err(&e));
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in CertificateDer::pem_slice_iter(&peer.ca) {
+            roots.add(ca.map_err(|e| err(&e))?).map_err(|e| err(&e))?;
+        }
+        let provider = || Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| err(&e))?
+            .with_no_client_auth()
+            .with_single_cert(certs()?, key()?)
+            .map_err(|e| err(&e))?;
+        let client = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| err(&e))?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(certs()?, key()?)
+            .map_err(|e| err(&e))?;
+        Ok(ProxyTls {
+            acceptor: TlsAcceptor::from(Arc::new(server)),
+            connector: TlsConnector::from(Arc::new(client)),
+        })
+    }
+}
+
+/// Either end of a proxied connection: plain TCP or TLS over it.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+type Conn = Box<dyn Stream>;
 
 /// Which member pairs may talk. Members are named by raft member id in hex (as rafthttp does).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -63,8 +118,14 @@ impl Drop for PeerProxy {
 }
 
 impl PeerProxy {
-    /// Listens on 127.0.0.1:`port`, forwarding to 127.0.0.1:`target`. Needs a tokio runtime.
-    pub fn start(port: u16, target: u16, rules: SharedRules) -> std::io::Result<PeerProxy> {
+    /// Listens on 127.0.0.1:`port`, forwarding to 127.0.0.1:`target` (terminating peer TLS on
+    /// both sides with `tls`). Needs a tokio runtime.
+    pub fn start(
+        port: u16,
+        target: u16,
+        rules: SharedRules,
+        tls: Option<ProxyTls>,
+    ) -> std::io::Result<PeerProxy> {
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         std_listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(std_listener)?;
@@ -75,7 +136,7 @@ impl PeerProxy {
                 let Ok((conn, _)) = listener.accept().await else {
                     continue;
                 };
-                tokio::spawn(forward(conn, target, o.clone(), rules.clone()));
+                tokio::spawn(forward(conn, target, o.clone(), rules.clone(), tls.clone()));
             }
         });
         Ok(PeerProxy { port, owner, task })
@@ -111,12 +172,45 @@ pub fn message_direction(
     }
 }
 
+/// The dialer's side of a connection, after the TLS handshake if there is one (bounded).
+async fn accept(conn: TcpStream, tls: &Option<ProxyTls>) -> Option<Conn> {
+    match tls {
+        None => Some(Box::new(conn)),
+        Some(t) => {
+            let s = tokio::time::timeout(Duration::from_secs(5), t.acceptor.accept(conn));
+            Some(Box::new(s.await.ok()?.ok()?))
+        }
+    }
+}
+
+/// The fronted member's side: a TCP connection to its real listener, with TLS if the peers
+/// run it (bounded).
+async fn dial(target: u16, tls: &Option<ProxyTls>) -> Option<Conn> {
+    let bound = Duration::from_secs(2);
+    let tcp = tokio::time::timeout(bound, TcpStream::connect(("127.0.0.1", target)))
+        .await
+        .ok()?
+        .ok()?;
+    match tls {
+        None => Some(Box::new(tcp)),
+        Some(t) => {
+            let name = ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
+            let s = tokio::time::timeout(bound, t.connector.connect(name, tcp));
+            Some(Box::new(s.await.ok()?.ok()?))
+        }
+    }
+}
+
 async fn forward(
-    mut client: TcpStream,
+    conn: TcpStream,
     target: u16,
     owner: Arc<RwLock<Option<String>>>,
     rules: SharedRules,
+    tls: Option<ProxyTls>,
 ) {
+    let Some(mut client) = accept(conn, &tls).await else {
+        return;
+    };
     // The request head, bounded in size and time.
     let mut head = Vec::new();
     let mut buf = [0u8; 8192];
@@ -159,19 +253,14 @@ async fn forward(
     if !allowed(&dialer) {
         return; // dropped: the dialer sees the connection close
     }
-    let Ok(Ok(mut server)) = tokio::time::timeout(
-        Duration::from_secs(2),
-        TcpStream::connect(("127.0.0.1", target)),
-    )
-    .await
-    else {
+    let Some(mut server) = dial(target, &tls).await else {
         return;
     };
     if server.write_all(&head).await.is_err() {
         return;
     }
-    let (mut cr, mut cw) = client.split();
-    let (mut sr, mut sw) = server.split();
+    let (mut cr, mut cw) = tokio::io::split(client);
+    let (mut sr, mut sw) = tokio::io::split(server);
     let mut up = [0u8; 16384];
     let mut down = [0u8; 16384];
     let mut tick = tokio::time::interval(Duration::from_millis(100));

@@ -75,6 +75,7 @@ pub struct ClusterBuilder {
     timing: Timing,
     enable_v2: bool,
     tls: bool,
+    peer_tls: bool,
     proxies: bool,
     data_root: Option<PathBuf>,
     health_timeout: Duration,
@@ -94,6 +95,7 @@ impl ClusterBuilder {
             timing: Timing::default(),
             enable_v2: false,
             tls: false,
+            peer_tls: false,
             proxies: false,
             data_root: std::env::var_os("ETCD_SKEW_DATA_ROOT").map(PathBuf::from),
             health_timeout: Duration::from_secs(30),
@@ -154,8 +156,16 @@ impl ClusterBuilder {
         self
     }
 
+    /// Run TLS on the peer ports only (clients stay plain-text): what exploration draws, since
+    /// the peer-link proxies terminate peer TLS and clients need no certificates.
+    pub fn peer_tls(mut self, on: bool) -> Self {
+        self.peer_tls = on;
+        self
+    }
+
     /// Put a peer-link proxy in front of every member, for network faults (see `proxy.rs`).
-    /// Plain-text peers only.
+    /// With peer TLS the proxy terminates it; not with full `tls` (a CA rotation would leave
+    /// the proxies with the old CA's certificates).
     pub fn peer_proxies(mut self, on: bool) -> Self {
         self.proxies = on;
         self
@@ -219,7 +229,7 @@ impl ClusterBuilder {
     fn spawn_once(&self) -> Result<Cluster, ClusterError> {
         if self.proxies && self.tls {
             return Err(ClusterError::Invalid(
-                "peer-link proxies need plain-text peers (no tls)".into(),
+                "peer-link proxies need plain-text clients (peer-tls, not tls)".into(),
             ));
         }
         let mut ports = PortBlock::reserve()?;
@@ -240,22 +250,16 @@ impl ClusterBuilder {
             }
             members.push(m);
         }
-        let pki = match self.tls {
+        let pki = match self.tls || self.peer_tls {
             true => Some(Pki::create(&dir.path().join("tls"))?),
             false => None,
         };
-        if let Some(pki) = &pki {
-            let client = pki.client()?;
-            for m in &mut members {
-                m.use_tls(client.clone());
-            }
-        }
         let token = format!("etcd-skew-{}", rand::random::<u32>());
         let cfg = StartConfig {
             token,
             timing: self.timing,
             enable_v2: self.enable_v2,
-            tls: pki.as_ref().map(Pki::flags),
+            tls: pki.as_ref().map(|p| p.flags(self.tls)),
         };
         let mut cluster = Cluster {
             members,
@@ -269,6 +273,7 @@ impl ClusterBuilder {
             link_rules: SharedRules::default(),
         };
         for i in 0..cluster.members.len() {
+            cluster.secure(i)?;
             cluster.put_behind_proxy(i)?;
         }
         let initial = cluster.initial_cluster();
@@ -301,6 +306,21 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Gives member `i` the cluster's TLS: https client and peer URLs and client certificates
+    /// with full TLS, https peer URLs with peer TLS only, nothing without TLS.
+    pub(super) fn secure(&mut self, i: usize) -> Result<(), ClusterError> {
+        let (Some(pki), Some(flags)) = (&self.pki, &self.cfg.tls) else {
+            return Ok(());
+        };
+        if flags.client {
+            let client = pki.client()?;
+            self.members[i].use_tls(client);
+        } else {
+            self.members[i].use_peer_tls();
+        }
+        Ok(())
+    }
+
     pub fn members(&self) -> &[Member] {
         &self.members
     }

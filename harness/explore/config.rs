@@ -34,6 +34,9 @@ pub struct CaseConfig {
     pub timing: Option<(u64, u64)>,
     /// `--auto-compaction-mode=periodic --auto-compaction-retention=Ns` (off).
     pub auto_compaction_secs: Option<u64>,
+    /// TLS between members (`--peer-cert-file`…, certificates from the cluster's own CA); the
+    /// peer-link proxies terminate it, so network faults still apply. Clients stay plain-text.
+    pub peer_tls: bool,
 }
 
 impl CaseConfig {
@@ -141,6 +144,9 @@ impl fmt::Display for CaseConfig {
                 write!(f, ", {name} {v}")?;
             }
         }
+        if self.peer_tls {
+            f.write_str(", peer TLS")?;
+        }
         Ok(())
     }
 }
@@ -167,9 +173,10 @@ pub fn config() -> BoxedStrategy<CaseConfig> {
             1 => proptest::sample::select(&[(100u64, 1000u64), (20, 200), (50, 250)][..]).prop_map(Some),
         ],
         knob(&[2, 10]),
+        prop_oneof![3 => Just(false), 1 => Just(true)],
     )
         .prop_map(
-            |(members, snap, catchup, batch, notify, timing, auto)| CaseConfig {
+            |(members, snap, catchup, batch, notify, timing, auto, peer_tls)| CaseConfig {
                 members,
                 snapshot_count: snap,
                 snapshot_catchup_entries: catchup,
@@ -177,6 +184,7 @@ pub fn config() -> BoxedStrategy<CaseConfig> {
                 watch_progress_notify_ms: notify,
                 timing,
                 auto_compaction_secs: auto,
+                peer_tls,
             },
         )
         .boxed()
@@ -201,6 +209,7 @@ mod tests {
             watch_progress_notify_ms: Some(100),
             timing: Some((100, 1000)),
             auto_compaction_secs: Some(2),
+            peer_tls: true,
         }
     }
 
@@ -226,7 +235,7 @@ mod tests {
         // What the case line shows: what the members got.
         assert_eq!(
             c.effective(&[&v("3.3.25")]).to_string(),
-            "5 members, snapshot-count 10, heartbeat/election 100/1000ms, auto-compaction periodic 2s"
+            "5 members, snapshot-count 10, heartbeat/election 100/1000ms, auto-compaction periodic 2s, peer TLS"
         );
     }
 
@@ -236,7 +245,8 @@ mod tests {
         assert_eq!(
             every_knob().to_string(),
             "5 members, snapshot-count 10, catch-up-entries 100, compaction-batch-limit 1, \
-             progress-notify 100ms, heartbeat/election 100/1000ms, auto-compaction periodic 2s"
+             progress-notify 100ms, heartbeat/election 100/1000ms, auto-compaction periodic 2s, \
+             peer TLS"
         );
     }
 

@@ -10,6 +10,7 @@ static DEFAULTS: CaseConfig = CaseConfig {
     watch_progress_notify_ms: None,
     timing: None,
     auto_compaction_secs: None,
+    peer_tls: false,
 };
 const NEWER: &str = "3.5.16";
 

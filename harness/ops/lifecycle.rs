@@ -17,13 +17,15 @@ const NO_FLAGS: &str = "no-flags";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lifecycle {
-    /// Bootstrap a cluster, one release per member; `v2` serves the v2 API, `tls` uses certs,
-    /// `proxied` puts peer-link proxies in front of members (for network faults). `flags` go
-    /// to every member, `member_flags` (member, flag) to one.
+    /// Bootstrap a cluster, one release per member; `v2` serves the v2 API, `tls` uses certs
+    /// on client and peer ports, `peer-tls` on peer ports only, `proxied` puts peer-link
+    /// proxies in front of members (for network faults; with `peer-tls` they terminate it).
+    /// `flags` go to every member, `member_flags` (member, flag) to one.
     Cluster {
         releases: Vec<String>,
         v2: bool,
         tls: bool,
+        peer_tls: bool,
         proxied: bool,
         flags: Vec<String>,
         member_flags: Vec<(String, String)>,
@@ -82,12 +84,19 @@ impl fmt::Display for Lifecycle {
                 releases,
                 v2,
                 tls,
+                peer_tls,
                 proxied,
                 flags,
                 member_flags,
             } => {
                 write!(f, "cluster {}", releases.join(" "))?;
-                for (on, word) in [(*v2, "v2"), (*tls, "tls"), (*proxied, "proxied")] {
+                let words = [
+                    (*v2, "v2"),
+                    (*tls, "tls"),
+                    (*peer_tls, "peer-tls"),
+                    (*proxied, "proxied"),
+                ];
+                for (on, word) in words {
                     if on {
                         write!(f, " {word}")?;
                     }
@@ -148,12 +157,13 @@ impl fmt::Display for Lifecycle {
 /// Parses `cluster`'s words: releases, switches, `--flag` for all, `mN:--flag` for one.
 fn parse_cluster(words: &[&str]) -> Result<Lifecycle, String> {
     let mut releases = Vec::new();
-    let (mut v2, mut tls, mut proxied) = (false, false, false);
+    let (mut v2, mut tls, mut peer_tls, mut proxied) = (false, false, false, false);
     let (mut flags, mut member_flags) = (Vec::new(), Vec::new());
     for w in words {
         match *w {
             "v2" => v2 = true,
             "tls" => tls = true,
+            "peer-tls" => peer_tls = true,
             "proxied" => proxied = true,
             f if f.starts_with("--") => flags.push(f.to_string()),
             mf if mf.contains(":--") => {
@@ -170,7 +180,15 @@ fn parse_cluster(words: &[&str]) -> Result<Lifecycle, String> {
         return Err("`cluster` needs one release per member".into());
     }
     if tls && proxied {
-        return Err("`cluster`: peer-link proxies (proxied) need plain-text peers, not tls".into());
+        return Err(
+            "`cluster`: peer-link proxies (proxied) need plain-text clients: peer-tls, not tls"
+                .into(),
+        );
+    }
+    if tls && peer_tls {
+        return Err(
+            "`cluster`: tls already covers the peers; peer-tls is tls without clients".into(),
+        );
     }
     for (m, _) in &member_flags {
         let n: usize = m[1..].parse().unwrap_or(0);
@@ -185,6 +203,7 @@ fn parse_cluster(words: &[&str]) -> Result<Lifecycle, String> {
         releases,
         v2,
         tls,
+        peer_tls,
         proxied,
         flags,
         member_flags,
@@ -382,6 +401,7 @@ impl Runner<'_> {
             releases,
             v2,
             tls,
+            peer_tls,
             proxied,
             flags,
             member_flags,
@@ -396,6 +416,7 @@ impl Runner<'_> {
         let mut builder = ClusterBuilder::new(rs.clone())
             .enable_v2(*v2)
             .tls(*tls)
+            .peer_tls(*peer_tls)
             .peer_proxies(*proxied)
             .flags(flags);
         for (m, f) in member_flags {
@@ -454,6 +475,7 @@ mod tests {
         for l in [
             "cluster 3.4.23 3.4.23 3.5.16 v2",
             "cluster 3.5.16 3.5.16 3.5.16 proxied --snapshot-count=10 m2:--max-learners=2",
+            "cluster 3.5.16 3.5.16 peer-tls proxied",
             "start m1 3.4.23 --next-cluster-version-compatible",
             "start m1 3.5.16 no-flags",
             "start-all m1 m2 m3",

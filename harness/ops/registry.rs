@@ -24,7 +24,7 @@ macro_rules! verbs {
 }
 
 verbs! {
-    "cluster", "cluster RELEASE… [v2] [tls|proxied] [--flag=V…] [mN:--flag=V…]", "bootstrap one member per release; flags for all members or one", lifecycle::parse;
+    "cluster", "cluster RELEASE… [v2] [tls|peer-tls] [proxied] [--flag=V…] [mN:--flag=V…]", "bootstrap one member per release; flags for all members or one", lifecycle::parse;
     "stop", "stop MEMBER", "graceful stop (SIGTERM)", lifecycle::parse;
     "kill", "kill MEMBER", "SIGKILL", lifecycle::parse;
     "pause", "pause MEMBER [for MS|until N entries]", "SIGSTOP; with a hold, SIGCONT once it passed", lifecycle::parse;
