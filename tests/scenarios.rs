@@ -25,6 +25,7 @@ scenario_tests! {
     learners_3_4_to_3_5 => "scenarios/learners-3.4-to-3.5.scn",
     member_add_peer_down_3_5_16 => "scenarios/member-add-peer-down-3.5.16.scn",
     member_add_peer_down_3_5_30 => "scenarios/member-add-peer-down-3.5.30.scn",
+    member_update_in_a_cluster_of_two => "scenarios/member-update-in-a-cluster-of-two.scn",
     network_faults => "scenarios/network-faults.scn",
     patch_downgrades_3_5 => "scenarios/patch-downgrades-3.5.scn",
     peer_tls_network_faults => "scenarios/peer-tls-network-faults.scn",

@@ -136,7 +136,12 @@ impl Cluster {
     }
 
     /// `member update` of member `i` to a fresh peer URL through `via`, then its restart on
-    /// that URL; with `move_data` its data dir moves too (a migration to another machine).
+    /// that URL; with `move_data` its data dir moves too (a migration to another machine: the
+    /// member is stopped first, as seed 004 does it). Without, the update goes first, while
+    /// the member still serves on its old URL, so a cluster that needs it for its quorum (two
+    /// members) can commit the change; its old proxy forwards until it stops. (Stopping first
+    /// made the update of one of two members time out: an exploration of 3.4.23→3.5.16 found
+    /// it.)
     pub async fn member_update(
         &mut self,
         via: usize,
@@ -146,10 +151,11 @@ impl Cluster {
         let id = self.members[i].id.ok_or_else(|| {
             ClusterError::Invalid(format!("member {} has no known id", self.members[i].name))
         })?;
-        self.members[i].stop(Duration::from_secs(10)).await;
-        let new_peer = self.take_port()?;
-        let m = &mut self.members[i];
+        let name = self.members[i].name.clone();
+        let old_proxy = self.proxies.as_mut().and_then(|p| p.remove(&name));
         if move_data {
+            self.members[i].stop(Duration::from_secs(10)).await;
+            let m = &mut self.members[i];
             let moved = m
                 .data_dir
                 .with_file_name(format!("{}-migrated.etcd", m.name));
@@ -157,13 +163,11 @@ impl Cluster {
                 .map_err(|e| ClusterError::io(format!("move {}", m.data_dir.display()), e))?;
             m.data_dir = moved;
         }
+        let new_peer = self.take_port()?;
+        let m = &mut self.members[i];
         let scheme = m.peer_url.split("://").next().unwrap_or("http").to_string();
         m.peer_url = format!("{scheme}://127.0.0.1:{new_peer}");
         m.listen_peer_url = m.peer_url.clone();
-        let name = m.name.clone();
-        if let Some(p) = self.proxies.as_mut() {
-            p.remove(&name);
-        }
         self.put_behind_proxy(i)?;
         let url = self.members[i].peer_url.clone();
         self.members[via]
@@ -171,6 +175,8 @@ impl Cluster {
                 c.member_update(id, vec![url]).await
             })
             .await?;
+        self.members[i].stop(Duration::from_secs(10)).await;
+        drop(old_proxy);
         self.restart_member(i, None)
     }
 
