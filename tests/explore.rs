@@ -188,8 +188,10 @@ fn injected_disk_corruption_is_found_and_shrunk() {
     // shrink short.
     cfg.tries = 1;
     cfg.fixed_config = Some(CaseConfig::defaults());
+    // Heavy enough that most cases draw a corruption (the draws change whenever a step kind
+    // is added: at weight 6, 8 cases of seed 7 once drew none).
     cfg.weights = Weights {
-        corrupt: 6,
+        corrupt: 40,
         ..Weights::default()
     };
     let mut progress = Vec::new();
