@@ -77,7 +77,6 @@ async fn watch_loop(
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let member = ep.member.clone();
         // require_leader: a member cut off from its leader ends the watch instead of leaving it
         // silently stalled.
         // Each call below is bounded by its own timeout; the stream lives while it delivers.
@@ -114,7 +113,7 @@ async fn watch_loop(
             tokio::time::sleep(RETRY_PAUSE).await;
             continue;
         };
-        log.resumes.push((member.clone(), next));
+        log.resumes.push((ep.member.clone(), next));
         loop {
             if stop.load(Ordering::SeqCst) {
                 return log;
@@ -144,7 +143,7 @@ async fn watch_loop(
                     EventType::Delete => None,
                 };
                 log.events.push(WatchEvent {
-                    member: member.clone(),
+                    member: ep.member.clone(),
                     revision: kv.mod_revision(),
                     key: String::from_utf8_lossy(kv.key()).into_owned(),
                     value,
