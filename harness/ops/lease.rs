@@ -291,6 +291,7 @@ impl Runner<'_> {
         }
         let violations = check::lease::check(&records);
         let total = records.len();
+        let gone = records.iter().filter(|r| gone_now(r)).count();
         drop(records);
         if !violations.is_empty() {
             let shown: Vec<&str> = violations.iter().take(3).map(String::as_str).collect();
@@ -300,12 +301,6 @@ impl Runner<'_> {
                 format!("{} violations, e.g. {}", violations.len(), shown.join("; ")),
             ));
         }
-        let gone = self
-            .kept(name)?
-            .records()
-            .iter()
-            .filter(|r| gone_now(r))
-            .count();
         Ok(format!(
             "{total} leases checked through {} members: none gone while kept alive ({gone} gone after their TTL)",
             reads.len()
