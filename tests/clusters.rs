@@ -231,3 +231,65 @@ fn traffic_carries_credentials_across_auth_on_and_off() {
         assert_eq!(linearizable::first_violation(&report, &h), None);
     });
 }
+
+/// The end-of-case log check on each logger etcd has (capnslog in 3.3/3.4, zap in 3.5): a
+/// SIGKILL, a graceful stop and their restarts leave no panic or fatal line in any member's log;
+/// a member that fails fatally at start (its data dir is a file) leaves exactly its fatal line.
+fn member_logs_show_fatal_lines_only_when_etcd_fails(version: &str, expected: &str) {
+    use etcd_skew::check::logs::fatal_lines;
+    use etcd_skew::cluster::wait::{poll, Probe};
+    let r = common::releases(&[version]);
+    common::runtime().block_on(async {
+        let mut cluster = ClusterBuilder::new(vec![r[0].clone(); 3])
+            .start()
+            .await
+            .unwrap();
+        cluster.member(0).put("logs/k", "v").await.unwrap();
+        cluster.member(1).kill();
+        cluster.restart_member(1, None).unwrap();
+        cluster.stop_member(2).await;
+        cluster.restart_member(2, None).unwrap();
+        cluster.wait_healthy(Duration::from_secs(30)).await.unwrap();
+        cluster.member(1).put("logs/k", "w").await.unwrap();
+        let read = |i: usize, c: &etcd_skew::cluster::Cluster| {
+            std::fs::read_to_string(&c.member(i).log_path).unwrap()
+        };
+        for i in 0..3 {
+            let lines = fatal_lines(&read(i, &cluster), 5);
+            assert!(lines.is_empty(), "m{}: {lines:?}", i + 1);
+        }
+        cluster.stop_member(0).await;
+        let dir = cluster.member(0).data_dir.clone();
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::write(&dir, "not a directory\n").unwrap();
+        cluster.restart_member(0, None).unwrap();
+        let m = cluster.member(0);
+        poll(
+            "m1 to exit",
+            Duration::from_secs(10),
+            Duration::from_millis(50),
+            || async {
+                match m.check_alive() {
+                    Err(_) => Ok(()),
+                    Ok(()) => Err(Probe::NotYet("running".into())),
+                }
+            },
+        )
+        .await
+        .unwrap();
+        let lines = fatal_lines(&read(0, &cluster), 5);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains(expected), "{lines:?}");
+        std::fs::remove_file(&dir).unwrap();
+    });
+}
+
+#[test]
+fn member_logs_show_fatal_lines_only_when_etcd_fails_capnslog() {
+    member_logs_show_fatal_lines_only_when_etcd_fails("3.3.25", "error listing data dir");
+}
+
+#[test]
+fn member_logs_show_fatal_lines_only_when_etcd_fails_zap() {
+    member_logs_show_fatal_lines_only_when_etcd_fails("3.5.16", "failed to list data directory");
+}

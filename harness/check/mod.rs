@@ -1,11 +1,12 @@
 //! Checks: pure verdicts. Over an [`Observation`] of the cluster ([`verdict`]): versions against
 //! the model, data against acknowledged writes, HashKV convergence, monotonic revisions. Over
 //! recorded traffic: [`linearizable`], [`revisions`], [`stale`] reads, [`watch`], [`lease`], run
-//! in order to the first failure by [`chain`]. Records come from [`crate::history`] alone.
+//! in order to the first failure by [`chain`]. Over member logs: [`logs`]. Records come from [`crate::history`] alone.
 
 pub mod chain;
 pub mod lease;
 pub mod linearizable;
+pub mod logs;
 pub mod observation;
 pub mod revisions;
 pub mod stale;

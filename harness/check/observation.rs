@@ -19,6 +19,9 @@ pub struct MemberObservation {
     pub unknown_keys: Vec<String>,
     /// HashKV at [`Observation::hash_revision`] and the member's current revision.
     pub hash: Option<u32>,
+    /// The revision the member last compacted at (HashKV's `compact_revision`): compaction
+    /// goes through raft, so every member ends at the same one.
+    pub compact_revision: Option<i64>,
     pub revision: i64,
     /// What went wrong while observing, if anything.
     pub errors: Vec<String>,

@@ -129,28 +129,39 @@ fn show(v: Option<&str>) -> String {
     v.map_or("<absent>".into(), |v| format!("{v:?}"))
 }
 
-/// All running members report the same HashKV at the same revision.
+/// All running members report the same HashKV at the same revision, and the same compact
+/// revision (a compaction is a raft entry: a member that skipped or repeated one diverges even
+/// where the hash happens to agree).
 pub fn convergence(obs: &Observation) -> Vec<Mismatch> {
     // Learners answer no HashKV; their keys are compared one by one by `data`.
-    let hashes: BTreeMap<&String, Option<u32>> = obs
-        .members
-        .iter()
-        .filter(|(_, o)| !o.learner)
-        .map(|(n, o)| (n, o.hash))
-        .collect();
+    let voters = || obs.members.iter().filter(|(_, o)| !o.learner);
+    let mut out = Vec::new();
+    let hashes: BTreeMap<&String, Option<u32>> = voters().map(|(n, o)| (n, o.hash)).collect();
     let distinct: std::collections::BTreeSet<Option<u32>> = hashes.values().copied().collect();
-    if distinct.len() <= 1 && !distinct.contains(&None) {
-        return Vec::new();
+    if distinct.len() > 1 || distinct.contains(&None) {
+        let seen: Vec<String> = hashes
+            .iter()
+            .map(|(n, h)| format!("{n}={}", h.map_or("none".into(), |h| format!("{h:08x}"))))
+            .collect();
+        out.push(mismatch(
+            format!("HashKV at revision {}", obs.hash_revision),
+            "one hash on every member",
+            seen.join(" "),
+        ));
     }
-    let seen: Vec<String> = hashes
-        .iter()
-        .map(|(n, h)| format!("{n}={}", h.map_or("none".into(), |h| format!("{h:08x}"))))
+    let compacted: BTreeMap<&String, i64> = voters()
+        .filter_map(|(n, o)| Some((n, o.compact_revision?)))
         .collect();
-    vec![mismatch(
-        format!("HashKV at revision {}", obs.hash_revision),
-        "one hash on every member",
-        seen.join(" "),
-    )]
+    let distinct: std::collections::BTreeSet<i64> = compacted.values().copied().collect();
+    if distinct.len() > 1 {
+        let seen: Vec<String> = compacted.iter().map(|(n, r)| format!("{n}={r}")).collect();
+        out.push(mismatch(
+            format!("compact revision at revision {}", obs.hash_revision),
+            "one compact revision on every member",
+            seen.join(" "),
+        ));
+    }
+    out
 }
 
 /// No member's revision goes backwards between observations (`last` is updated).
@@ -189,6 +200,7 @@ mod tests {
                     cluster: Some(cluster.parse().unwrap()),
                     raw_cluster: format!("{cluster}.0"),
                     hash: Some(7),
+                    compact_revision: Some(3),
                     revision: 5,
                     values: model
                         .data
@@ -277,6 +289,14 @@ mod tests {
             "m2 value of \"k\": model expects \"v\", etcd shows <absent>"
         );
         assert!(convergence(&o)[0].etcd.contains("m3=00000008"));
+        o.members.get_mut("m3").unwrap().hash = Some(7);
+        o.members.get_mut("m2").unwrap().compact_revision = Some(4);
+        let c = convergence(&o);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(
+            c[0].to_string(),
+            "compact revision at revision 5: model expects one compact revision on every member, etcd shows m1=3 m2=4 m3=3"
+        );
         let mut last = BTreeMap::from([("m1".to_string(), 9)]);
         assert_eq!(revisions(&mut last, &o).len(), 1);
     }

@@ -15,6 +15,7 @@ use super::error::{ClusterError, RpcFailure};
 use super::flags::{self, InitialState, MemberFlags, Timing, TlsFlags};
 use super::pki::ClientTls;
 use super::process::{ProcState, Supervised};
+use crate::check::logs::START_MARKER;
 use crate::release::error::error_chain;
 use crate::release::{MinorVersion, Release, Version};
 
@@ -254,7 +255,8 @@ impl Member {
             .map_err(|e| ClusterError::io(format!("log {}", self.log_path.display()), e))?;
         let _ = writeln!(
             log,
-            "=== etcd-skew: start {} ({}) {}",
+            "{} {} ({}) {}",
+            START_MARKER,
             self.name,
             self.release.name,
             args.join(" ")
@@ -355,9 +357,20 @@ impl Member {
     /// The log since the most recent start.
     pub fn log_since_start(&self) -> String {
         let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
-        match text.rfind("=== etcd-skew: start") {
+        match text.rfind(START_MARKER) {
             Some(i) => text[i..].to_string(),
             None => text,
+        }
+    }
+
+    /// Appends a harness line to this member's log (a marker the log checks read).
+    pub fn note_in_log(&self, line: &str) {
+        let appended = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log_path)
+            .and_then(|mut f| writeln!(f, "{line}"));
+        if let Err(e) = appended {
+            tracing::warn!("log {}: {e}", self.log_path.display());
         }
     }
 
@@ -511,16 +524,27 @@ impl Member {
         })
     }
 
-    /// HashKV at `revision` (0: current): the hash of the MVCC key space, for convergence.
-    pub async fn hash_kv(&self, revision: i64) -> Result<(u32, i64), ClusterError> {
+    /// HashKV at `revision` (0: current): the hash of the MVCC key space and the member's
+    /// compact revision, for convergence.
+    pub async fn hash_kv(&self, revision: i64) -> Result<HashKv, ClusterError> {
         let r = self
             .rpc("hashkv", |mut c| async move { c.hash_kv(revision).await })
             .await?;
-        Ok((
-            r.hash(),
-            r.header().map(|h| h.revision()).unwrap_or_default(),
-        ))
+        Ok(HashKv {
+            hash: r.hash(),
+            revision: r.header().map(|h| h.revision()).unwrap_or_default(),
+            compact_revision: r.compact_version(),
+        })
     }
+}
+
+/// A HashKV answer: the hash, the member's current revision (the header's) and the revision
+/// it last compacted at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HashKv {
+    pub hash: u32,
+    pub revision: i64,
+    pub compact_revision: i64,
 }
 
 /// The fields of Maintenance Status that every pinned release fills.

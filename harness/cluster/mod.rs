@@ -25,5 +25,5 @@ pub mod wait;
 
 pub use error::{ClusterError, RpcFailure};
 pub use flags::{InitialState, Timing, TlsFlags};
-pub use member::{Member, MemberStatus, VersionInfo};
+pub use member::{HashKv, Member, MemberStatus, VersionInfo};
 pub use running::{Cluster, ClusterBuilder};

@@ -107,7 +107,10 @@ pub async fn observe(
                 obs.hash_revision > 0 && !learner,
             ) {
                 match m.hash_kv(obs.hash_revision).await {
-                    Ok((h, _)) => o.hash = Some(h),
+                    Ok(h) => {
+                        o.hash = Some(h.hash);
+                        o.compact_revision = Some(h.compact_revision);
+                    }
                     Err(e) => o.errors.push(e.to_string()),
                 }
             }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::error::{disagree, StepError};
 use super::op::Target;
 use super::runner::Runner;
+use crate::check::logs::REFUSED_MARKER;
 use crate::cluster::wait::{poll, Probe};
 use crate::cluster::ClusterError;
 use crate::model::EtcdRefusal;
@@ -179,7 +180,10 @@ impl Runner<'_> {
             .lines()
             .find(|l| patterns.iter().any(|p| l.contains(p.as_str())))
         {
-            Some(line) => Ok(format!("{name} refused as predicted: {}", line.trim())),
+            Some(line) => {
+                m.note_in_log(REFUSED_MARKER);
+                Ok(format!("{name} refused as predicted: {}", line.trim()))
+            }
             None => {
                 let tail: Vec<&str> = log.lines().rev().take(3).collect();
                 Err(disagree(
