@@ -18,7 +18,6 @@ use super::plan::Step;
 use super::record::{Applied, MemberState};
 use super::setup::CaseSetup;
 use super::translate::{heal, translate, MemberView, Memory, View};
-use crate::check::logs;
 use crate::ops::op::{Backup, Lifecycle};
 use crate::ops::{Op, Runner, StepError};
 use crate::release::ReleaseStore;
@@ -318,23 +317,6 @@ impl<'a> Case<'a> {
         .await
     }
 
-    /// A member log's panic or fatal line, as the case's failure (with the first few lines).
-    fn fatal_log_lines(&self) -> Option<String> {
-        let c = self.runner.cluster.as_ref()?;
-        c.members().iter().find_map(|m| {
-            let log = std::fs::read_to_string(&m.log_path).unwrap_or_default();
-            let lines = logs::fatal_lines(&log, 3);
-            (!lines.is_empty()).then(|| {
-                format!(
-                    "member {} ({}) logged a panic or fatal line: {}",
-                    m.name,
-                    m.release.name,
-                    lines.join(" | ")
-                )
-            })
-        })
-    }
-
     /// The outcome; a failed case keeps its cluster's temp dir and writes its records there.
     fn finish(mut self, failure: Option<String>) -> CaseOutcome {
         let mut artifacts = None;
@@ -379,6 +361,6 @@ pub async fn run_case(
         failure = case.heal(steps.len() + 1).await;
     }
     let last = case.close_epoch().await;
-    let failure = failure.or(last).or_else(|| case.fatal_log_lines());
+    let failure = failure.or(last).or_else(|| case.runner.fatal_log_lines());
     case.finish(failure)
 }

@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use super::error::StepError;
 use super::op::{Hold, Op, Target};
 use super::oracle;
+use crate::check::logs;
 use crate::cluster::Cluster;
 use crate::model::Model;
 use crate::release::{Release, ReleaseStore};
@@ -58,6 +59,24 @@ impl<'a> Runner<'a> {
             leases: BTreeMap::new(),
             rng: StdRng::seed_from_u64(seed),
         }
+    }
+
+    /// The first member log with a panic or fatal line (outside starts refused as predicted),
+    /// as a failure naming the member and its first few such lines: checked when a run ends.
+    pub fn fatal_log_lines(&self) -> Option<String> {
+        let c = self.cluster.as_ref()?;
+        c.members().iter().find_map(|m| {
+            let log = std::fs::read_to_string(&m.log_path).unwrap_or_default();
+            let lines = logs::fatal_lines(&log, 3);
+            (!lines.is_empty()).then(|| {
+                format!(
+                    "member {} ({}) logged a panic or fatal line: {}",
+                    m.name,
+                    m.release.name,
+                    lines.join(" | ")
+                )
+            })
+        })
     }
 
     /// A marker value unique within the run, drawn from the run's seed.

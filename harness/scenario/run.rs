@@ -1,5 +1,7 @@
 //! Runs a scenario: every step applied, then the oracle, each printed with its outcome and the
-//! observed versions. A failed run keeps the members' logs and data dirs and says where.
+//! observed versions; after the last step, every member's log is read for a panic or fatal line
+//! (reported as a step "member logs" at the scenario's last line). A failed run keeps the
+//! members' logs and data dirs and says where.
 
 use std::io::Write;
 use std::time::Instant;
@@ -47,7 +49,7 @@ pub async fn run(store: &ReleaseStore, scenario: &Scenario, out: &mut dyn Write)
         steps: Vec::new(),
         artifacts: None,
     };
-    for step in &scenario.steps {
+    for (n, step) in scenario.steps.iter().enumerate() {
         let started = Instant::now();
         let applied = runner.apply(&step.op).await;
         let (outcome, versions) = match applied {
@@ -56,6 +58,13 @@ pub async fn run(store: &ReleaseStore, scenario: &Scenario, out: &mut dyn Write)
                 Err(e) => (Err(format!("{what}; then {e}")), String::new()),
             },
             Err(e) => (Err(e.to_string()), String::new()),
+        };
+        let outcome = match outcome {
+            Ok(what) if n + 1 == scenario.steps.len() => match runner.fatal_log_lines() {
+                None => Ok(what),
+                Some(f) => Err(format!("{what}; then member logs: {f}")),
+            },
+            other => other,
         };
         let seconds = started.elapsed().as_secs_f64();
         let _ = match &outcome {
