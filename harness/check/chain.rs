@@ -1,11 +1,12 @@
 //! The checks over one stretch of recorded traffic, in one fixed order, down to the first
-//! failure: revisions, stale reads, linearizability, the watch, the leases. Records in, verdict
+//! failure: revisions, stale reads, the whole store (with its revisions), per-key
+//! linearizability (of the keys no multi-key txn touched), the watch, the leases. Records in, verdict
 //! out: the order is part of the verdict (a history that breaks revisions is not searched for a
 //! linearization, which could take the whole budget to say the same thing less clearly).
 
 use std::time::Duration;
 
-use super::{lease, linearizable, revisions, stale, watch};
+use super::{lease, linearizable, revisions, stale, store, watch};
 use crate::history::{History, LeaseRecord, WatchLog};
 
 /// What the chain concluded.
@@ -16,6 +17,9 @@ pub struct ChainVerdict {
     /// Keys whose linearizability search ran out of budget, with the states it explored:
     /// neither passed nor failed, for the caller to report.
     pub gave_up: Vec<(String, usize)>,
+    /// Reads and compares the whole-store check could not decide (see [`store`]): neither
+    /// passed nor failed, for the caller to report.
+    pub undecided: usize,
 }
 
 /// Runs every check on `history` (with the reads that follow it), the `watch` that followed the
@@ -32,7 +36,13 @@ pub fn first_failure(
             .next()
             .or_else(|| stale::check(history).into_iter().next()),
         gave_up: Vec::new(),
+        undecided: 0,
     };
+    if verdict.failure.is_none() {
+        let whole = store::check(history, watch);
+        verdict.failure = whole.violations.into_iter().next();
+        verdict.undecided = whole.undecided;
+    }
     if verdict.failure.is_none() {
         let report = linearizable::check(history, budget);
         verdict.failure = linearizable::first_violation(&report, history);
@@ -71,6 +81,8 @@ mod tests {
                 revision,
                 value: None,
                 succeeded: None,
+                kvs: vec![],
+                deleted: None,
             },
         }
     }
@@ -89,6 +101,8 @@ mod tests {
                 revision,
                 value: value.map(str::to_string),
                 succeeded: None,
+                kvs: vec![],
+                deleted: None,
             },
         }
     }

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod observation;
 pub mod revisions;
 pub mod stale;
+pub mod store;
 pub mod verdict;
 pub mod watch;
 

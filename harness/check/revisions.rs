@@ -12,15 +12,10 @@ pub fn check(history: &History) -> Vec<String> {
     // request is served after the earlier one completed. (Serializable reads may be served by a
     // member that lags; the final read-back has no revision.)
     let mut last: BTreeMap<u32, (i64, usize)> = BTreeMap::new();
-    // Writes that create a revision: puts and successful txns.
+    // Writes that create a revision: puts, successful txns that write, deletes that delete.
     let mut by_revision: BTreeMap<i64, usize> = BTreeMap::new();
     for (i, e) in history.events.iter().enumerate() {
-        let Outcome::Ok {
-            revision,
-            succeeded,
-            ..
-        } = &e.outcome
-        else {
+        let Outcome::Ok { revision, .. } = &e.outcome else {
             continue;
         };
         if *revision == 0
@@ -43,9 +38,7 @@ pub fn check(history: &History) -> Vec<String> {
             }
         }
         last.insert(e.client, (*revision, i));
-        let creates = matches!(e.request, Request::Put { .. })
-            || (matches!(e.request, Request::Cas { .. }) && *succeeded == Some(true));
-        if creates {
+        if super::store::creates_revision(e) {
             if let Some(j) = by_revision.insert(*revision, i) {
                 out.push(format!(
                     "events {j} and {i} were both acknowledged as the write at revision {revision}"
@@ -72,6 +65,8 @@ mod tests {
                 revision,
                 value: None,
                 succeeded,
+                kvs: vec![],
+                deleted: None,
             },
         }
     }

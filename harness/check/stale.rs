@@ -12,17 +12,14 @@ pub fn check(history: &History) -> Vec<String> {
     // Earliest invocation of a write of (key, value) that may have taken effect.
     let mut written: HashMap<(&str, &str), u64> = HashMap::new();
     for e in &history.events {
-        let may_have_happened = match &e.outcome {
-            Outcome::Ok { succeeded, .. } => *succeeded != Some(false),
-            Outcome::Unknown { .. } => true,
-            Outcome::Failed { .. } => false,
+        let succeeded = match &e.outcome {
+            Outcome::Ok { succeeded, .. } => *succeeded,
+            Outcome::Unknown { .. } => None,
+            Outcome::Failed { .. } => continue,
         };
-        if let (Request::Put { key, value } | Request::Cas { key, value, .. }, true) =
-            (&e.request, may_have_happened)
-        {
-            let t = written
-                .entry((key.as_str(), value.as_str()))
-                .or_insert(e.invoke_us);
+        for (key, value) in e.request.writes(succeeded) {
+            let Some(value) = value else { continue };
+            let t = written.entry((key, value)).or_insert(e.invoke_us);
             *t = (*t).min(e.invoke_us);
         }
     }
@@ -75,6 +72,8 @@ mod tests {
                 revision: 0,
                 value: v.map(str::to_string),
                 succeeded: None,
+                kvs: vec![],
+                deleted: None,
             },
         )
     }
@@ -89,6 +88,8 @@ mod tests {
             revision: 2,
             value: None,
             succeeded: None,
+            kvs: vec![],
+            deleted: None,
         };
         let (g, o) = sget(Some("a"));
         let (g2, o2) = sget(None);

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::history::{History, Outcome, Request, WatchLog};
+use crate::history::{History, Outcome, WatchLog};
 
 /// Every violation, one line each.
 pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
@@ -20,28 +20,30 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
     // Writes by (key, value): values are unique per write.
     let mut writes: HashMap<(&str, &str), Option<i64>> = HashMap::new();
     let mut deletes: HashMap<&str, usize> = HashMap::new();
-    let mut acked: BTreeMap<i64, (&str, &str)> = BTreeMap::new();
+    let mut acked: BTreeMap<i64, Vec<(&str, &str)>> = BTreeMap::new();
     for e in &history.events {
-        let revision = match &e.outcome {
+        let (revision, succeeded) = match &e.outcome {
             Outcome::Ok {
                 revision,
                 succeeded,
                 ..
-            } if *succeeded != Some(false) => Some(*revision),
+            } => (Some(*revision), *succeeded),
             // Might have taken effect: may show up, at a revision we do not know.
-            Outcome::Unknown { .. } => None,
-            // Failed, or a txn whose compare did not hold: must never show up.
-            _ => continue,
+            Outcome::Unknown { .. } => (None, None),
+            // Failed: must never show up.
+            Outcome::Failed { .. } => continue,
         };
-        match &e.request {
-            Request::Put { key, value } | Request::Cas { key, value, .. } => {
-                writes.insert((key, value), revision);
-                if let Some(r) = revision {
-                    acked.insert(r, (key, value));
+        // A txn's writes are those of the branch it took (both, if not known).
+        for (key, value) in e.request.writes(succeeded) {
+            match value {
+                Some(value) => {
+                    writes.insert((key, value), revision);
+                    if let Some(r) = revision {
+                        acked.entry(r).or_default().push((key, value));
+                    }
                 }
+                None => *deletes.entry(key).or_default() += 1,
             }
-            Request::Delete { key } => *deletes.entry(key).or_default() += 1,
-            Request::Get { .. } => {}
         }
     }
     for ev in &log.events {
@@ -64,14 +66,17 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
     let Some(last) = log.events.last().map(|e| e.revision) else {
         return out;
     };
-    let seen: HashMap<i64, &str> = log
+    let seen: std::collections::HashSet<(i64, &str)> = log
         .events
         .iter()
         .map(|e| (e.revision, e.key.as_str()))
         .collect();
     let compacted = |r: i64| log.compacted.iter().any(|(a, b)| (*a..*b).contains(&r));
-    for (r, (key, value)) in acked.range(log.start_revision..=last) {
-        if !seen.contains_key(r) && !compacted(*r) {
+    let acked = acked
+        .range(log.start_revision..=last)
+        .flat_map(|(r, w)| w.iter().map(move |kv| (r, kv)));
+    for (r, (key, value)) in acked {
+        if !seen.contains(&(*r, *key)) && !compacted(*r) {
             out.push(format!(
                 "watch missed {key} = {value:?} acknowledged at revision {r} (watched {}..={last})",
                 log.start_revision
@@ -84,7 +89,7 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{Event, WatchEvent};
+    use crate::history::{Event, Request, WatchEvent};
 
     fn put(key: &str, value: &str, revision: i64) -> Event {
         Event {
@@ -100,6 +105,8 @@ mod tests {
                 revision,
                 value: None,
                 succeeded: None,
+                kvs: vec![],
+                deleted: None,
             },
         }
     }
@@ -188,6 +195,8 @@ mod tests {
                 revision: 7,
                 value: None,
                 succeeded: Some(false),
+                kvs: vec![],
+                deleted: None,
             },
         });
         let log = WatchLog {

@@ -508,6 +508,25 @@ impl Member {
             .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()))
     }
 
+    /// A linearizable get with the response's revision and the key's value and mod revision
+    /// (`None`: absent): a read a history can judge.
+    pub async fn get_revisioned(
+        &self,
+        key: &str,
+    ) -> Result<(i64, Option<(String, i64)>), ClusterError> {
+        let k = key.to_string();
+        let r = self
+            .rpc("get", |mut c| async move { c.get(k, None).await })
+            .await?;
+        let kv = r.kvs().first().map(|kv| {
+            (
+                String::from_utf8_lossy(kv.value()).into_owned(),
+                kv.mod_revision(),
+            )
+        });
+        Ok((r.header().map(|h| h.revision()).unwrap_or_default(), kv))
+    }
+
     /// Maintenance Status: this member's view of leader, raft index and revision.
     pub async fn status(&self) -> Result<MemberStatus, ClusterError> {
         let s = self

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::setup::CaseSetup;
 use crate::check::chain;
 use crate::cluster::Cluster;
-use crate::history::{Event, History, LeaseRecord, Outcome, Request, WatchLog};
+use crate::history::{Event, History, LeaseRecord, Outcome, ReadKv, Request, WatchLog};
 use crate::traffic::leases::LeaseClient;
 use crate::traffic::watcher::Watcher;
 use crate::traffic::{Endpoint, Endpoints, Traffic, TrafficConfig};
@@ -110,6 +110,13 @@ impl Epoch {
         for (k, explored) in &verdict.gave_up {
             tracing::warn!("linearizability of {k:?}: gave up after {explored} states");
         }
+        if verdict.undecided > 0 {
+            tracing::warn!(
+                "{}: {} reads or compares undecided (an unknown write may hide where the watch did not cover)",
+                self.prefix,
+                verdict.undecided
+            );
+        }
         all.history.events.extend(history.events);
         all.watches.push(watch);
         all.leases.extend(leases);
@@ -142,11 +149,7 @@ async fn sentinel(
             key,
             value: "end-of-epoch".into(),
         },
-        outcome: Outcome::Ok {
-            revision,
-            value: None,
-            succeeded: None,
-        },
+        outcome: Outcome::ok(revision),
     });
     revision
 }
@@ -164,11 +167,17 @@ async fn read_back(
     for k in 0..keys {
         let key = format!("{prefix}{k}");
         let invoke_us = now_us(started);
-        let outcome = match m.get(&key).await {
-            Ok(value) => Outcome::Ok {
-                revision: 0,
-                value,
+        let outcome = match m.get_revisioned(&key).await {
+            Ok((revision, kv)) => Outcome::Ok {
+                revision,
+                value: kv.as_ref().map(|(v, _)| v.clone()),
                 succeeded: None,
+                kvs: vec![ReadKv {
+                    key: key.clone(),
+                    mod_revision: kv.as_ref().map_or(0, |(_, r)| *r),
+                    value: kv.map(|(v, _)| v),
+                }],
+                deleted: None,
             },
             Err(e) => Outcome::Failed {
                 error: e.to_string(),

@@ -394,7 +394,9 @@ mod tests {
             tries,
             rate_runs: 6,
             inject_faults: true,
-            out_dir: std::env::temp_dir().join(format!("skew-search-{}", std::process::id())),
+            // One dir per config: the tests run in parallel and each removes its own (a
+            // shared per-process dir was removed under another test's replay file).
+            out_dir: tempfile::tempdir().unwrap().keep(),
             regressions: None,
             shard: None,
         }

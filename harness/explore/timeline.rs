@@ -540,6 +540,8 @@ mod tests {
                     revision: 2,
                     value: None,
                     succeeded: None,
+                    kvs: vec![],
+                    deleted: None,
                 }
             } else {
                 Outcome::Unknown {

@@ -28,20 +28,139 @@ pub enum Request {
         key: String,
         serializable: bool,
     },
+    /// A multi-key txn: if every compare holds, `then`, else `otherwise`; each branch of up to
+    /// four ops on distinct keys, gets first (so a get never sees its own txn's writes).
+    Txn {
+        compares: Vec<Compare>,
+        then: Vec<TxnOp>,
+        otherwise: Vec<TxnOp>,
+    },
+}
+
+/// One compare of a [`Request::Txn`], always `=`: the key's value (absent: `None`, as etcd's
+/// `version = 0`), mod revision, version or create revision (0 for an absent key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compare {
+    pub key: String,
+    #[serde(flatten)]
+    pub target: CompareTarget,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "target", content = "expect", rename_all = "snake_case")]
+pub enum CompareTarget {
+    Value(Option<String>),
+    ModRevision(i64),
+    Version(i64),
+    CreateRevision(i64),
+}
+
+/// One op of a txn branch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum TxnOp {
+    Put { key: String, value: String },
+    Delete { key: String },
+    Get { key: String },
+}
+
+impl TxnOp {
+    pub fn key(&self) -> &str {
+        match self {
+            TxnOp::Put { key, .. } | TxnOp::Delete { key } | TxnOp::Get { key } => key,
+        }
+    }
+
+    pub fn is_write(&self) -> bool {
+        !matches!(self, TxnOp::Get { .. })
+    }
+}
+
+/// A key as a read returned it: its value (`None`: absent) and mod revision (0 if absent).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadKv {
+    pub key: String,
+    pub value: Option<String>,
+    pub mod_revision: i64,
 }
 
 impl Request {
+    /// The key of a single-key request; a txn's first key (see [`Request::keys`]).
     pub fn key(&self) -> &str {
         match self {
             Request::Put { key, .. }
             | Request::Delete { key }
             | Request::Cas { key, .. }
             | Request::Get { key, .. } => key,
+            Request::Txn { .. } => self.keys().first().copied().unwrap_or(""),
         }
     }
 
+    /// Every key the request touches (compares included), in order, without repeats.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = match self {
+            Request::Txn {
+                compares,
+                then,
+                otherwise,
+            } => compares
+                .iter()
+                .map(|c| c.key.as_str())
+                .chain(then.iter().chain(otherwise).map(TxnOp::key))
+                .collect(),
+            Request::Put { key, .. }
+            | Request::Delete { key }
+            | Request::Cas { key, .. }
+            | Request::Get { key, .. } => vec![key.as_str()],
+        };
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|k| seen.insert(*k));
+        out
+    }
+
+    /// May it change the store? (A txn if either branch writes.)
     pub fn is_write(&self) -> bool {
-        !matches!(self, Request::Get { .. })
+        match self {
+            Request::Get { .. } => false,
+            Request::Txn {
+                then, otherwise, ..
+            } => then.iter().chain(otherwise).any(TxnOp::is_write),
+            _ => true,
+        }
+    }
+
+    /// The writes it makes, `(key, value)` (`None`: a delete), when a txn's compare went
+    /// `succeeded` (`None`: not known, and then both branches' writes may have happened).
+    pub fn writes(&self, succeeded: Option<bool>) -> Vec<(&str, Option<&str>)> {
+        fn branch(ops: &[TxnOp]) -> Vec<(&str, Option<&str>)> {
+            ops.iter()
+                .filter_map(|op| match op {
+                    TxnOp::Put { key, value } => Some((key.as_str(), Some(value.as_str()))),
+                    TxnOp::Delete { key } => Some((key.as_str(), None)),
+                    TxnOp::Get { .. } => None,
+                })
+                .collect()
+        }
+        match self {
+            Request::Put { key, value } => vec![(key, Some(value))],
+            Request::Delete { key } => vec![(key, None)],
+            Request::Cas { key, value, .. } if succeeded != Some(false) => {
+                vec![(key, Some(value))]
+            }
+            Request::Cas { .. } | Request::Get { .. } => Vec::new(),
+            Request::Txn {
+                then, otherwise, ..
+            } => match succeeded {
+                Some(true) => branch(then),
+                Some(false) => branch(otherwise),
+                None => [branch(then), branch(otherwise)].concat(),
+            },
+        }
+    }
+
+    /// Does it touch more than one key (a per-key split cannot judge it)?
+    pub fn is_multi_key(&self) -> bool {
+        self.keys().len() > 1
     }
 }
 
@@ -55,11 +174,31 @@ pub enum Outcome {
         revision: i64,
         value: Option<String>,
         succeeded: Option<bool>,
+        /// What the reads returned, whole: a get's key (absent too), a txn's gets in branch
+        /// order. Empty for writes.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        kvs: Vec<ReadKv>,
+        /// Keys a delete removed (a delete of an absent key creates no revision).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deleted: Option<i64>,
     },
     /// Known not to have taken effect (never sent, or rejected before execution).
     Failed { error: String },
     /// Sent, no answer (timeout, connection lost): may or may not have taken effect.
     Unknown { error: String },
+}
+
+impl Outcome {
+    /// Acknowledged at `revision`, with nothing read or deleted (a put's answer).
+    pub fn ok(revision: i64) -> Outcome {
+        Outcome::Ok {
+            revision,
+            value: None,
+            succeeded: None,
+            kvs: Vec::new(),
+            deleted: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +276,8 @@ mod tests {
                     revision: 4,
                     value: None,
                     succeeded: Some(true),
+                    kvs: vec![],
+                    deleted: None,
                 },
             }],
         };

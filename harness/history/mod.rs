@@ -7,6 +7,6 @@ pub mod kv;
 pub mod lease;
 pub mod watch;
 
-pub use kv::{Event, History, Outcome, Request};
+pub use kv::{Compare, CompareTarget, Event, History, Outcome, ReadKv, Request, TxnOp};
 pub use lease::LeaseRecord;
 pub use watch::{WatchEvent, WatchLog};

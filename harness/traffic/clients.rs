@@ -1,6 +1,7 @@
 //! Concurrent clients that drive mixed KV traffic (puts, deletes, compare-and-swap txns,
-//! linearizable and serializable reads) into a cluster while operations run, and record every
-//! request into a [`History`]. Each client talks to one member at a time through a client bound
+//! multi-key txns with compares on value or mod revision, linearizable and serializable reads)
+//! into a cluster while operations run, and record every request and its response whole (the
+//! kvs read with their mod revisions, the keys deleted) into a [`History`]. Each client talks to one member at a time through a client bound
 //! to that member alone, moves to the next member when its member fails, and gives every request
 //! a deadline: a write without an answer is recorded as "unknown", never as failed.
 
@@ -9,12 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, GetOptions, KeyValue, Txn, TxnOp, TxnOpResponse,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::cluster::Member;
-use crate::history::{Event, History, Outcome, Request};
+use crate::history::{self, CompareTarget, Event, History, Outcome, ReadKv, Request};
 use crate::model::EtcdRefusal;
 use crate::release::error::causes;
 
@@ -150,7 +153,8 @@ async fn client_loop(
     // By URL, with the endpoint it was connected for: a change of credentials reconnects.
     let mut clients: HashMap<String, (Endpoint, Client)> = HashMap::new();
     let mut events = Vec::new();
-    let mut last_seen: HashMap<String, Option<String>> = HashMap::new();
+    // The last read of each key (value and mod revision): what compares expect.
+    let mut last_seen: HashMap<String, ReadKv> = HashMap::new();
     let mut rotation = id as usize;
     let mut n = 0u64;
     let pace =
@@ -190,12 +194,13 @@ async fn client_loop(
         let key = format!("{}{}", cfg.prefix, rng.gen_range(0..cfg.keys));
         let value = format!("c{id}-{n}");
         let request = match rng.gen_range(0..100) {
-            0..=34 => Request::Put { key, value },
-            35..=54 => {
-                let expect = last_seen.get(&key).cloned().flatten();
+            0..=29 => Request::Put { key, value },
+            30..=44 => {
+                let expect = last_seen.get(&key).and_then(|kv| kv.value.clone());
                 Request::Cas { key, expect, value }
             }
-            55..=59 => Request::Delete { key },
+            45..=49 => Request::Delete { key },
+            50..=59 => multi_key_txn(&mut rng, &cfg, &last_seen, &value),
             60..=89 => Request::Get {
                 key,
                 serializable: false,
@@ -209,10 +214,11 @@ async fn client_loop(
         let outcome = execute(client, &request, cfg.request_timeout).await;
         let complete_us = started.elapsed().as_micros() as u64;
         match &outcome {
-            Outcome::Ok { value, .. } if matches!(request, Request::Get { .. }) => {
-                last_seen.insert(request.key().to_string(), value.clone());
+            Outcome::Ok { kvs, .. } => {
+                for kv in kvs {
+                    last_seen.insert(kv.key.clone(), kv.clone());
+                }
             }
-            Outcome::Ok { .. } => {}
             _ => {
                 // This member may be down: move on, and reconnect later.
                 clients.remove(&url);
@@ -232,48 +238,169 @@ async fn client_loop(
     events
 }
 
+/// A txn over 2–4 distinct keys: compares on one or two of them (the value or the mod revision
+/// this client last read, so either branch is taken), then puts or a delete on those keys and
+/// a get of another; else gets of the compared keys.
+fn multi_key_txn(
+    rng: &mut StdRng,
+    cfg: &TrafficConfig,
+    last_seen: &HashMap<String, ReadKv>,
+    value: &str,
+) -> Request {
+    let width = rng.gen_range(2..=4.min(cfg.keys.max(2)));
+    let mut keys: Vec<String> = Vec::new();
+    while keys.len() < width {
+        let k = format!("{}{}", cfg.prefix, rng.gen_range(0..cfg.keys.max(2)));
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    let compared = &keys[..rng.gen_range(1..=2.min(width - 1))];
+    let compares = compared
+        .iter()
+        .map(|k| {
+            let seen = last_seen.get(k);
+            let target = if rng.gen_bool(0.5) {
+                CompareTarget::Value(seen.and_then(|kv| kv.value.clone()))
+            } else {
+                CompareTarget::ModRevision(seen.map_or(0, |kv| kv.mod_revision))
+            };
+            history::Compare {
+                key: k.clone(),
+                target,
+            }
+        })
+        .collect();
+    let mut then = vec![history::TxnOp::Get {
+        key: keys[width - 1].clone(),
+    }];
+    for (j, k) in keys[..width - 1].iter().enumerate() {
+        then.push(if j > 0 && rng.gen_bool(0.3) {
+            history::TxnOp::Delete { key: k.clone() }
+        } else {
+            history::TxnOp::Put {
+                key: k.clone(),
+                value: format!("{value}.{j}"),
+            }
+        });
+    }
+    let otherwise = compared
+        .iter()
+        .map(|k| history::TxnOp::Get { key: k.clone() })
+        .collect();
+    Request::Txn {
+        compares,
+        then,
+        otherwise,
+    }
+}
+
+fn header_revision(h: Option<&etcd_client::ResponseHeader>) -> i64 {
+    h.map(|h| h.revision()).unwrap_or_default()
+}
+
+/// A key as read: `kv` if present, else absent.
+fn read_kv(key: &str, kv: Option<&KeyValue>) -> ReadKv {
+    ReadKv {
+        key: key.to_string(),
+        value: kv.map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
+        mod_revision: kv.map_or(0, |kv| kv.mod_revision()),
+    }
+}
+
+fn txn_ops(ops: &[history::TxnOp]) -> Vec<TxnOp> {
+    ops.iter()
+        .map(|op| match op {
+            history::TxnOp::Put { key, value } => TxnOp::put(key.as_str(), value.as_str(), None),
+            history::TxnOp::Delete { key } => TxnOp::delete(key.as_str(), None),
+            history::TxnOp::Get { key } => TxnOp::get(key.as_str(), None),
+        })
+        .collect()
+}
+
+fn compare(c: &history::Compare) -> Compare {
+    let key = c.key.as_str();
+    match &c.target {
+        CompareTarget::Value(Some(v)) => Compare::value(key, CompareOp::Equal, v.as_str()),
+        CompareTarget::Value(None) => Compare::version(key, CompareOp::Equal, 0),
+        CompareTarget::ModRevision(r) => Compare::mod_revision(key, CompareOp::Equal, *r),
+        CompareTarget::Version(v) => Compare::version(key, CompareOp::Equal, *v),
+        CompareTarget::CreateRevision(r) => Compare::create_revision(key, CompareOp::Equal, *r),
+    }
+}
+
 async fn execute(mut c: Client, r: &Request, timeout: Duration) -> Outcome {
     let fut = async {
         match r {
-            Request::Put { key, value } => {
-                c.put(key.as_str(), value.as_str(), None)
-                    .await
-                    .map(|resp| Outcome::Ok {
-                        revision: resp.header().map(|h| h.revision()).unwrap_or_default(),
-                        value: None,
-                        succeeded: None,
-                    })
-            }
-            Request::Delete { key } => c.delete(key.as_str(), None).await.map(|resp| Outcome::Ok {
-                revision: resp.header().map(|h| h.revision()).unwrap_or_default(),
-                value: None,
-                succeeded: None,
+            Request::Put { key, value } => c
+                .put(key.as_str(), value.as_str(), None)
+                .await
+                .map(|resp| Outcome::ok(header_revision(resp.header()))),
+            Request::Delete { key } => c.delete(key.as_str(), None).await.map(|resp| {
+                let mut o = Outcome::ok(header_revision(resp.header()));
+                if let Outcome::Ok { deleted, .. } = &mut o {
+                    *deleted = Some(resp.deleted());
+                }
+                o
             }),
             Request::Cas { key, expect, value } => {
-                let cmp = match expect {
-                    Some(v) => Compare::value(key.as_str(), CompareOp::Equal, v.as_str()),
-                    None => Compare::version(key.as_str(), CompareOp::Equal, 0),
-                };
+                let cmp = compare(&history::Compare {
+                    key: key.clone(),
+                    target: CompareTarget::Value(expect.clone()),
+                });
                 let txn = Txn::new().when([cmp]).and_then([TxnOp::put(
                     key.as_str(),
                     value.as_str(),
                     None,
                 )]);
-                c.txn(txn).await.map(|resp| Outcome::Ok {
-                    revision: resp.header().map(|h| h.revision()).unwrap_or_default(),
-                    value: None,
-                    succeeded: Some(resp.succeeded()),
+                c.txn(txn).await.map(|resp| {
+                    let mut o = Outcome::ok(header_revision(resp.header()));
+                    if let Outcome::Ok { succeeded, .. } = &mut o {
+                        *succeeded = Some(resp.succeeded());
+                    }
+                    o
+                })
+            }
+            Request::Txn {
+                compares,
+                then,
+                otherwise,
+            } => {
+                let txn = Txn::new()
+                    .when(compares.iter().map(compare).collect::<Vec<_>>())
+                    .and_then(txn_ops(then))
+                    .or_else(txn_ops(otherwise));
+                c.txn(txn).await.map(|resp| {
+                    let taken = if resp.succeeded() { then } else { otherwise };
+                    let mut kvs = Vec::new();
+                    let mut removed = 0;
+                    for (op, answer) in taken.iter().zip(resp.op_responses()) {
+                        match answer {
+                            TxnOpResponse::Get(g) => kvs.push(read_kv(op.key(), g.kvs().first())),
+                            TxnOpResponse::Delete(d) => removed += d.deleted(),
+                            _ => {}
+                        }
+                    }
+                    Outcome::Ok {
+                        revision: header_revision(resp.header()),
+                        value: None,
+                        succeeded: Some(resp.succeeded()),
+                        kvs,
+                        deleted: Some(removed),
+                    }
                 })
             }
             Request::Get { key, serializable } => {
                 let opts = serializable.then(|| GetOptions::new().with_serializable());
-                c.get(key.as_str(), opts).await.map(|resp| Outcome::Ok {
-                    revision: resp.header().map(|h| h.revision()).unwrap_or_default(),
-                    value: resp
-                        .kvs()
-                        .first()
-                        .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
-                    succeeded: None,
+                c.get(key.as_str(), opts).await.map(|resp| {
+                    let kv = resp.kvs().first();
+                    Outcome::Ok {
+                        revision: header_revision(resp.header()),
+                        value: kv.map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
+                        succeeded: None,
+                        kvs: vec![read_kv(key, kv)],
+                        deleted: None,
+                    }
                 })
             }
         }
