@@ -59,15 +59,16 @@ fn leases_revoked_by_a_frozen_leader_on_3_5_16() {
 }
 
 /// A kept exploration finding: its replay file must fail on `fails_on` within `tries` runs
-/// (it is flaky) and pass `passes` runs on `passes_on`, where etcd fixed it; both releases
-/// must be in the file's triage, so the README table and the test cannot drift apart.
+/// (it is flaky), the way it failed when found (the failure names `shows` and `at`), and pass
+/// `passes` runs on `passes_on`, where etcd fixed it; both releases must be in the file's
+/// triage, so the README table and the test cannot drift apart.
 fn explored_finding(
     file: &str,
     fails_on: &str,
     tries: u32,
     passes_on: &str,
     passes: u32,
-    at: &str,
+    (shows, at): (&str, &str),
 ) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     let replay = Replay::read(&path).unwrap();
@@ -105,7 +106,7 @@ fn explored_finding(
     let f = failed.unwrap_or_else(|| {
         panic!("{file} passed {tries} times on {fails_on}: the finding no longer reproduces")
     });
-    assert!(f.contains("HashKV"), "failed another way: {f}");
+    assert!(f.contains(shows), "failed another way than {shows:?}: {f}");
     assert!(f.contains(at), "failed at another step than {at:?}: {f}");
     for t in 1..=passes {
         if let Some(f) = run(passes_on) {
@@ -128,7 +129,7 @@ fn hashkv_divergence_after_kill_storm_on_3_5_0_not_on_3_5_16() {
         16,
         "3.5.16",
         2,
-        "`kill-storm(1)`",
+        ("HashKV", "`kill-storm(1)`"),
     );
 }
 
@@ -145,6 +146,24 @@ fn hashkv_divergence_after_kill_during_defrag_on_3_5_1_not_on_3_5_16() {
         16,
         "3.5.16",
         2,
-        "heal `start m3`",
+        ("HashKV", "heal `start m3`"),
+    );
+}
+
+/// etcd-io/etcd#15271: a watcher on a member that fell behind (SIGSTOPped while the leader's
+/// log moved past it; snapshot-count 10) is sent events again from where it first started once
+/// the member applies the leader's raft snapshot, because a synced watcher's minRev was never
+/// advanced (3.4 before 3.4.25, 3.5 before 3.5.8). Found by `explore --releases 3.4.23 --seed
+/// 2026` in 30 minutes and shrunk to `{5 members, snapshot-count 10} [remove-restart(0),
+/// pause-behind(0)]`; nearly every run on 3.4.23 shows it.
+#[test]
+fn watch_travels_back_after_snapshot_restore_on_3_4_23_not_on_3_5_16() {
+    explored_finding(
+        "findings/watch-travels-back-after-snapshot-restore-3.4.23.json",
+        "3.4.23",
+        4,
+        "3.5.16",
+        2,
+        ("out of order or duplicated", "watch event at revision"),
     );
 }
