@@ -10,7 +10,7 @@ use etcd_client::GetOptions;
 use tokio::time::Instant;
 
 use crate::check::{verdict, MemberObservation, Mismatch, Observation};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, HashKv, Member};
 use crate::model::Model;
 
 /// How long data and HashKV may take to agree once versions do.
@@ -99,24 +99,71 @@ pub async fn observe(
             .filter(|r| *r > 0)
             .min()
             .unwrap_or(0);
-        for i in cluster.live() {
-            let m = cluster.member(i);
-            let learner = obs.members.get(&m.name).is_some_and(|o| o.learner);
-            if let (Some(o), true) = (
-                obs.members.get_mut(&m.name),
-                obs.hash_revision > 0 && !learner,
-            ) {
-                match m.hash_kv(obs.hash_revision).await {
+        let voters: Vec<usize> = cluster
+            .live()
+            .into_iter()
+            .filter(|&i| {
+                let name = &cluster.member(i).name;
+                obs.members.get(name).is_some_and(|o| !o.learner)
+            })
+            .collect();
+        if obs.hash_revision > 0 {
+            for (name, answer) in hash_round(cluster, &voters, obs.hash_revision).await {
+                let Some(o) = obs.members.get_mut(&name) else {
+                    continue;
+                };
+                match answer {
                     Ok(h) => {
                         o.hash = Some(h.hash);
                         o.compact_revision = Some(h.compact_revision);
                     }
-                    Err(e) => o.errors.push(e.to_string()),
+                    Err(e) => o.errors.push(e),
                 }
             }
         }
     }
     obs
+}
+
+/// Rounds of HashKV at `revision` on `members` close together: a compaction (periodic
+/// auto-compaction, or one from the traffic) that lands between two members' answers gives
+/// them different compact revisions for a moment, so a round that straddles one is taken
+/// again, up to three times; what differs then is the cluster's.
+async fn hash_round(
+    cluster: &Cluster,
+    members: &[usize],
+    revision: i64,
+) -> Vec<(String, Result<HashKv, String>)> {
+    let mut round = Vec::new();
+    for _ in 0..3 {
+        round.clear();
+        for &i in members {
+            let m = cluster.member(i);
+            round.push((m.name.clone(), hash_at(m, revision).await));
+        }
+        let compacted: std::collections::BTreeSet<i64> = round
+            .iter()
+            .filter_map(|(_, h)| h.as_ref().ok().map(|h| h.compact_revision))
+            .collect();
+        if compacted.len() <= 1 {
+            break;
+        }
+    }
+    round
+}
+
+/// HashKV at `revision` on `m`. A store compacted at exactly `revision` (an idle one, under
+/// auto-compaction) refuses it on 3.3 and 3.4 (`rev <= compactRev` in `HashByRev`; 3.5 refuses
+/// only below), yet its current state is the state at `revision`: then the hash at its current
+/// revision is taken instead, if that revision is still `revision`.
+async fn hash_at(m: &Member, revision: i64) -> Result<HashKv, String> {
+    match m.hash_kv(revision).await {
+        Ok(h) => Ok(h),
+        Err(e) => match m.hash_kv(0).await {
+            Ok(h) if h.revision == revision => Ok(h),
+            _ => Err(e.to_string()),
+        },
+    }
 }
 
 /// All verdicts on one observation (data and convergence only while the model has quorum).
