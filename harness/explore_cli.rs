@@ -134,6 +134,12 @@ pub fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
                 report.ops_applied as f64 / minutes.max(1e-9),
                 (report.cases_run + report.shrink_runs) as f64 / (minutes / 60.0).max(1e-9),
             );
+        println!(
+            "checks: {:.1} s of {:.1} s in cases ({:.1}%)",
+            report.checking.as_secs_f64(),
+            report.run_time.as_secs_f64(),
+            100.0 * report.checking.as_secs_f64() / report.run_time.as_secs_f64().max(1e-9),
+        );
         if let Some(f) = report.failure {
             failed = true;
             let list: Vec<String> = f.steps.iter().map(|s| s.to_string()).collect();

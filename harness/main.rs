@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use etcd_skew::check::linearizable;
+use etcd_skew::check::chain;
 use etcd_skew::cluster::ClusterBuilder;
+use etcd_skew::history::{Event, Outcome, Request};
 use etcd_skew::release::pin::{self, PinFrom};
 use etcd_skew::release::source::FetchConfig;
 use etcd_skew::release::{CacheState, Lock, Release, ReleaseStore, Version};
 use etcd_skew::scenario::{self, template, ReleaseRef, Scenario, Template};
-use etcd_skew::traffic::{Endpoint, Traffic, TrafficConfig};
+use etcd_skew::traffic::watcher::Watcher;
+use etcd_skew::traffic::{Endpoint, Profile, Traffic, TrafficConfig};
 
 mod explore_cli;
 mod validate_cli;
@@ -96,6 +98,9 @@ enum Command {
         /// Requests per second over all clients (0: as fast as answered).
         #[arg(long, default_value_t = 0)]
         rate: u32,
+        /// The request mix: `etcd` or `kubernetes`.
+        #[arg(long, default_value = "etcd")]
+        profile: Profile,
         /// Write the history (JSON lines) here.
         #[arg(long)]
         history: Option<PathBuf>,
@@ -209,8 +214,20 @@ fn run(cli: Cli) -> Result<i32> {
             seconds,
             clients,
             rate,
+            profile,
             history,
-        } => traffic_cmd(&store, release, seconds, clients, rate, history)?,
+        } => traffic_cmd(
+            &store,
+            release,
+            seconds,
+            TrafficConfig {
+                clients,
+                rate,
+                profile,
+                ..TrafficConfig::default()
+            },
+            history,
+        )?,
         Command::Bench(args) => {
             tokio::runtime::Runtime::new()?.block_on(etcd_skew::bench::cli::run(args, &store))?
         }
@@ -307,38 +324,72 @@ fn up_cmd(
     Ok(())
 }
 
+/// Drives a healthy three-member cluster with `cfg`'s traffic for `seconds`, with a watch
+/// over its keys, then runs every check a case runs; prints the rates and the checks' time.
 fn traffic_cmd(
     store: &ReleaseStore,
     release: String,
     seconds: u64,
-    clients: usize,
-    rate: u32,
+    cfg: TrafficConfig,
     history: Option<PathBuf>,
 ) -> Result<()> {
     let r = store.resolve(&release)?;
     tokio::runtime::Runtime::new()?.block_on(async {
-            let cluster = ClusterBuilder::new(vec![r; 3]).start().await?;
-            let eps = cluster.members().iter().map(Endpoint::of).collect();
-            let endpoints = std::sync::Arc::new(std::sync::RwLock::new(eps));
-            let cfg = TrafficConfig { clients, rate, ..TrafficConfig::default() };
-            let traffic = Traffic::start(endpoints, cfg, std::time::Instant::now());
-            tokio::time::sleep(Duration::from_secs(seconds)).await;
-            let h = traffic.stop().await.map_err(anyhow::Error::msg)?;
-            let writes = h.writes_acknowledged();
-            let report = linearizable::check(&h, Duration::from_secs(60));
-            let verdict = linearizable::first_violation(&report, &h).unwrap_or_else(|| "linearizable".into());
-            println!(
-                "{} requests, {} writes acknowledged in {seconds}s: {:.0} requests/s, {:.0} writes/s; {verdict}",
-                h.events.len(),
-                writes,
-                h.events.len() as f64 / seconds as f64,
-                writes as f64 / seconds as f64
-            );
-            if let Some(p) = history {
-                h.write_jsonl(&p)?;
-            }
-            anyhow::Ok(())
-        })?;
+        let cluster = ClusterBuilder::new(vec![r; 3]).start().await?;
+        let eps = cluster.members().iter().map(Endpoint::of).collect();
+        let endpoints = std::sync::Arc::new(std::sync::RwLock::new(eps));
+        let started = std::time::Instant::now();
+        let watcher = Watcher::start(
+            endpoints.clone(),
+            cfg.prefix.clone(),
+            started,
+            cfg.profile.requests_progress(),
+        );
+        let profile = cfg.profile;
+        let traffic = Traffic::start(endpoints, cfg, started);
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        let mut h = traffic.stop().await.map_err(anyhow::Error::msg)?;
+        let ran = started.elapsed();
+        // The sentinel write ends the watch: it must deliver everything up to it.
+        let invoke_us = started.elapsed().as_micros() as u64;
+        let end = cluster.member(0).put("k/end", "end").await?;
+        h.events.push(Event {
+            client: u32::MAX,
+            member: cluster.member(0).name.clone(),
+            invoke_us,
+            complete_us: started.elapsed().as_micros() as u64,
+            request: Request::Put {
+                key: "k/end".into(),
+                value: "end".into(),
+            },
+            outcome: Outcome::ok(end),
+        });
+        let watch = watcher.stop_at(end).await.map_err(anyhow::Error::msg)?;
+        let writes = h.writes_acknowledged();
+        let t0 = std::time::Instant::now();
+        let verdict = chain::first_failure(&h, &watch, &[], Duration::from_secs(60));
+        let checking = t0.elapsed();
+        let secs = ran.as_secs_f64();
+        println!(
+            "{profile} traffic: {} requests, {writes} writes acknowledged in {secs:.1} s: {:.0} requests/s, {:.0} writes/s, {} watch events",
+            h.events.len(),
+            h.events.len() as f64 / secs,
+            writes as f64 / secs,
+            watch.events.len(),
+        );
+        println!(
+            "checks: {:.2} s ({:.1}% of the traffic's time), {} undecided, {} keys inconclusive; {}",
+            checking.as_secs_f64(),
+            100.0 * checking.as_secs_f64() / secs,
+            verdict.undecided,
+            verdict.gave_up.len(),
+            verdict.failure.as_deref().unwrap_or("no violation")
+        );
+        if let Some(p) = history {
+            h.write_jsonl(&p)?;
+        }
+        anyhow::Ok(())
+    })?;
     Ok(())
 }
 

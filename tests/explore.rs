@@ -304,6 +304,7 @@ fn every_knob_and_long_fault_on_a_real_cluster() {
         timing: Some((100, 1000)),
         auto_compaction_secs: Some(2),
         peer_tls: true,
+        profile: etcd_skew::traffic::Profile::Kubernetes,
     };
     fixed_case(
         "every_knob_and_long_fault_on_a_real_cluster",

@@ -78,6 +78,7 @@ mod tests {
                 value: value.into(),
             },
             outcome: Outcome::Ok {
+                listed: None,
                 revision,
                 value: None,
                 succeeded: None,
@@ -98,6 +99,7 @@ mod tests {
                 serializable: false,
             },
             outcome: Outcome::Ok {
+                listed: None,
                 revision,
                 value: value.map(str::to_string),
                 succeeded: None,
@@ -114,6 +116,8 @@ mod tests {
             key: "k".into(),
             value: Some(value.into()),
             at_us: 0,
+            created: false,
+            prev: None,
         }
     }
 
@@ -133,6 +137,7 @@ mod tests {
             start_revision: 2,
             resumes: vec![("m1".into(), 2)],
             compacted: vec![],
+            progress: vec![],
         }
     }
 

@@ -60,19 +60,25 @@ pub enum KeyVerdict {
 /// Per-key verdicts; `BTreeMap` so reports list keys in order.
 pub type Report = BTreeMap<String, KeyVerdict>;
 
-/// Checks every key of `history`, each with `budget` of search time. Keys a multi-key txn
-/// touches are not checked here: a per-key split would miss the txn's effect on them (and its
-/// atomicity across them); [`super::store`] judges the whole store.
+/// Checks every key of `history`, each with `budget` of search time. Keys a txn touches are
+/// not checked here (a per-key split would miss a multi-key txn's effect on them and its
+/// atomicity across them; this register model has no mod revisions for a guarded write's
+/// compares), nor ranges and compactions (at past revisions, over many keys):
+/// [`super::store`] judges the whole store.
 pub fn check(history: &History, budget: Duration) -> Report {
-    let multi: HashSet<&str> = history
+    let in_txn: HashSet<&str> = history
         .events
         .iter()
-        .filter(|e| e.request.is_multi_key())
+        .filter(|e| matches!(e.request, Request::Txn { .. }))
         .flat_map(|e| e.request.keys())
         .collect();
     let mut per_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, e) in history.events.iter().enumerate() {
-        if !multi.contains(e.request.key()) {
+        let single = !matches!(
+            e.request,
+            Request::Txn { .. } | Request::Range { .. } | Request::Compact { .. }
+        );
+        if single && !in_txn.contains(e.request.key()) {
             per_key.entry(e.request.key()).or_default().push(i);
         }
     }
@@ -141,8 +147,8 @@ fn to_ops(events: &[Event], idx: &[usize], values: &mut Interner) -> Vec<Op> {
                 serializable: true, ..
             } => continue,
             Request::Get { .. } => Kind::Get(values.id(result.and_then(|r| r.0).as_deref())),
-            // Keys a multi-key txn touches are left to the whole-store check (`check` skips them).
-            Request::Txn { .. } => continue,
+            // Left to the whole-store check (`check` skips them).
+            Request::Txn { .. } | Request::Range { .. } | Request::Compact { .. } => continue,
         };
         ops.push(Op {
             invoke: e.invoke_us,
@@ -279,6 +285,7 @@ mod tests {
     }
     fn ok() -> Outcome {
         Outcome::Ok {
+            listed: None,
             revision: 0,
             value: None,
             succeeded: None,
@@ -288,6 +295,7 @@ mod tests {
     }
     fn read(v: Option<&str>) -> Outcome {
         Outcome::Ok {
+            listed: None,
             revision: 0,
             value: v.map(str::to_string),
             succeeded: None,
@@ -297,6 +305,7 @@ mod tests {
     }
     fn txn(s: bool) -> Outcome {
         Outcome::Ok {
+            listed: None,
             revision: 0,
             value: None,
             succeeded: Some(s),
@@ -418,6 +427,7 @@ mod tests {
                 (6, 9),
                 put("x"),
                 Outcome::Failed {
+                    refused: None,
                     error: "tcp connect error".into(),
                 },
             ),

@@ -62,6 +62,7 @@ mod tests {
             complete_us: 1,
             request,
             outcome: Outcome::Ok {
+                listed: None,
                 revision,
                 value: None,
                 succeeded,

@@ -69,6 +69,7 @@ mod tests {
                 serializable: true,
             },
             Outcome::Ok {
+                listed: None,
                 revision: 0,
                 value: v.map(str::to_string),
                 succeeded: None,
@@ -85,6 +86,7 @@ mod tests {
             value: v.into(),
         };
         let ok = Outcome::Ok {
+            listed: None,
             revision: 2,
             value: None,
             succeeded: None,
@@ -119,6 +121,7 @@ mod tests {
                     (0, 1),
                     put("x"),
                     Outcome::Failed {
+                        refused: None,
                         error: "tcp connect error".into(),
                     },
                 ),

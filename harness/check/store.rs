@@ -14,6 +14,12 @@
 //!   watched must come from a write that may have happened;
 //! - **reads**: every key a get or a txn's get returned equals the timeline's state at the
 //!   revision it was served at (serializable gets too: they may lag in time, never in content);
+//!   a range at revision `R` (0: the one it was served at) returned exactly the keys present
+//!   at `R` in its span, each as it was at `R` (a keys-only range: its mod revision), and
+//!   counted them all; a range at a revision above the one it was served at must have failed
+//!   as a future revision, and a linearizable one must not fail so at a revision a request
+//!   that completed before it already had; nor succeed below a compaction acknowledged before
+//!   it was invoked;
 //! - **compares**: a txn took the branch its compares select on the state it was applied to;
 //! - **real time**: an operation that completed before another was invoked sits at a lower
 //!   position (serializable gets excepted); an unknown write whose value was seen sits at the
@@ -26,7 +32,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::history::{CompareTarget, Event, History, Outcome, ReadKv, Request, WatchLog};
+use crate::history::{
+    CompareTarget, Event, History, Listed, Outcome, ReadKv, ReadRefusal, Request, WatchLog,
+};
 
 /// What the check concluded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -133,7 +141,7 @@ pub(crate) fn creates_revision(e: &Event) -> bool {
         Request::Put { .. } => true,
         Request::Cas { .. } => *succeeded == Some(true),
         Request::Delete { .. } => deleted.unwrap_or(0) > 0,
-        Request::Get { .. } => false,
+        Request::Get { .. } | Request::Range { .. } | Request::Compact { .. } => false,
         Request::Txn { .. } => {
             let writes = e.request.writes(*succeeded);
             writes.iter().any(|(_, v)| v.is_some()) || deleted.unwrap_or(0) > 0
@@ -235,6 +243,14 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
         (unknown_puts.contains(key) || unknown_deletes.contains(key))
             && !coverage.covers(after, upto)
     };
+    // Every key a write may have touched, in key order: what a range may have to return.
+    let written_keys: std::collections::BTreeSet<&str> = timeline
+        .keys
+        .keys()
+        .map(String::as_str)
+        .chain(may_have.iter().map(|(k, _)| *k))
+        .chain(unknown_deletes.iter().copied())
+        .collect();
     let mut undecided = 0;
     for (i, e) in events.iter().enumerate() {
         let Outcome::Ok {
@@ -249,14 +265,38 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
         if *revision == 0 {
             continue;
         }
-        // The state the request saw: before its own change, if it made one.
-        let view = if creates_revision(e) {
-            revision - 1
-        } else {
-            *revision
+        // The state the request saw: before its own change, if it made one; a range's at the
+        // revision it asked for.
+        let view = match &e.request {
+            Request::Range { revision: at, .. } if *at > 0 => *at,
+            _ if creates_revision(e) => revision - 1,
+            _ => *revision,
         };
+        if let Request::Range { .. } = &e.request {
+            let listed = match &e.outcome {
+                Outcome::Ok { listed, .. } => *listed,
+                _ => None,
+            };
+            let (bad, unsure) = judge_range(
+                &e.request,
+                (*revision, kvs, listed),
+                &timeline,
+                &written_keys,
+                &hidden,
+            );
+            undecided += unsure;
+            out.extend(bad.into_iter().map(|why| {
+                format!(
+                    "event {i}: client {} on {} ({}) served at revision {revision}: {why}",
+                    e.client,
+                    e.member,
+                    describe(&e.request)
+                )
+            }));
+            continue;
+        }
         for kv in kvs {
-            match judge_read(&timeline, kv, view, &hidden) {
+            match judge_read(&timeline, kv, view, false, &hidden) {
                 Judged::Agrees => {}
                 Judged::Undecided => undecided += 1,
                 Judged::Differs(why) => out.push(format!(
@@ -294,6 +334,7 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
             _ => undecided += 1,
         }
     }
+    out.extend(refusals(events));
     out.extend(real_time(events, &timeline));
     StoreVerdict {
         violations: out,
@@ -307,15 +348,21 @@ enum Judged {
     Differs(String),
 }
 
+/// A key as read at `view`, against the timeline; `keys_only`: the read returned no value, so
+/// its mod revision alone says what it saw (one value per revision).
 fn judge_read(
     timeline: &Timeline,
     kv: &ReadKv,
     view: i64,
+    keys_only: bool,
     hidden: &impl Fn(&str, i64, i64) -> bool,
 ) -> Judged {
     let (value, mod_revision, changed) = timeline.at(&kv.key, view);
-    if kv.value.as_deref() == value && kv.mod_revision == mod_revision {
+    if kv.mod_revision == mod_revision && (keys_only || kv.value.as_deref() == value) {
         return Judged::Agrees;
+    }
+    if keys_only && kv.mod_revision == 0 && hidden(&kv.key, changed, view) {
+        return Judged::Undecided;
     }
     if kv.mod_revision > view {
         return Judged::Differs(format!(
@@ -338,15 +385,173 @@ fn judge_read(
     ))
 }
 
+/// A successful range: what it returned and counted against the keys present at the revision
+/// it read. Returns the violations and the number of undecided judgements.
+fn judge_range(
+    r: &Request,
+    (served, kvs, listed): (i64, &[ReadKv], Option<Listed>),
+    timeline: &Timeline,
+    written_keys: &std::collections::BTreeSet<&str>,
+    hidden: &impl Fn(&str, i64, i64) -> bool,
+) -> (Vec<String>, usize) {
+    let Request::Range {
+        prefix,
+        start,
+        revision,
+        keys_only,
+        ..
+    } = r
+    else {
+        return (Vec::new(), 0);
+    };
+    let (mut bad, mut unsure) = (Vec::new(), 0);
+    if *revision > served {
+        bad.push(format!(
+            "it read revision {revision}, a future one, instead of failing"
+        ));
+        return (bad, unsure);
+    }
+    let view = if *revision > 0 { *revision } else { served };
+    let in_span = |k: &str| k.starts_with(prefix.as_str()) && k >= start.as_str();
+    if let Some(k) = kvs.iter().find(|kv| !in_span(&kv.key)) {
+        bad.push(format!("it returned {}, outside its range", k.key));
+    }
+    if kvs.windows(2).any(|w| w[0].key >= w[1].key) {
+        bad.push("its keys are not in ascending order".into());
+    }
+    let mut judge = |kv: &ReadKv, bad: &mut Vec<String>| match judge_read(
+        timeline, kv, view, *keys_only, hidden,
+    ) {
+        Judged::Agrees => {}
+        Judged::Undecided => unsure += 1,
+        Judged::Differs(why) => bad.push(format!("at revision {view}: {why}")),
+    };
+    for kv in kvs {
+        judge(kv, &mut bad);
+    }
+    // Keys present at `view` that it should have returned: every one in its span, up to its
+    // last key if it stopped at its limit.
+    let more = listed.is_some_and(|l| l.more);
+    let upto = if more {
+        kvs.last().map(|kv| kv.key.as_str())
+    } else {
+        None
+    };
+    let returned: HashSet<&str> = kvs.iter().map(|kv| kv.key.as_str()).collect();
+    let mut present = 0;
+    let mut count_decidable = true;
+    for &k in written_keys.iter().filter(|k| in_span(k)) {
+        let (value, _, changed) = timeline.at(k, view);
+        count_decidable &= !hidden(k, changed, view);
+        if value.is_none() {
+            continue;
+        }
+        present += 1;
+        let expected = upto.is_none_or(|last| k <= last);
+        if expected && !returned.contains(k) {
+            let absent = ReadKv {
+                key: k.to_string(),
+                value: None,
+                mod_revision: 0,
+            };
+            judge(&absent, &mut bad);
+        }
+    }
+    if let Some(l) = listed {
+        if l.more != (l.count > kvs.len() as i64) {
+            bad.push(format!(
+                "it returned {} keys of {} but said more = {}",
+                kvs.len(),
+                l.count,
+                l.more
+            ));
+        }
+        if l.count != present {
+            if count_decidable {
+                bad.push(format!(
+                    "it counted {} keys, but {present} were present at revision {view}",
+                    l.count
+                ));
+            } else {
+                unsure += 1;
+            }
+        }
+    }
+    (bad, unsure)
+}
+
+/// Ranges at a revision against what completed before they were invoked: a linearizable one
+/// must not fail as a future revision at a revision an earlier answer already carried, nor
+/// succeed below a compaction acknowledged before it.
+fn refusals(events: &[Event]) -> Vec<String> {
+    // (completion, header revision, compacted-below), by completion.
+    let mut done: Vec<(u64, i64, i64)> = events
+        .iter()
+        .filter(|e| !e.request.is_serializable())
+        .filter_map(|e| match (&e.outcome, &e.request) {
+            (Outcome::Ok { revision, .. }, Request::Compact { revision: below }) => {
+                Some((e.complete_us, *revision, *below))
+            }
+            (Outcome::Ok { revision, .. }, _) => Some((e.complete_us, *revision, 0)),
+            _ => None,
+        })
+        .collect();
+    done.sort_unstable();
+    let mut highest = Vec::with_capacity(done.len());
+    let (mut rev, mut compacted) = (0, 0);
+    for &(t, r, c) in &done {
+        rev = i64::max(rev, r);
+        compacted = i64::max(compacted, c);
+        highest.push((t, rev, compacted));
+    }
+    // The highest revision and compaction completed before `t`.
+    let before = |t: u64| {
+        let n = highest.partition_point(|&(c, _, _)| c < t);
+        n.checked_sub(1)
+            .map_or((0, 0), |i| (highest[i].1, highest[i].2))
+    };
+    let mut out = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let Request::Range {
+            revision: at,
+            serializable: false,
+            ..
+        } = &e.request
+        else {
+            continue;
+        };
+        if *at == 0 {
+            continue;
+        }
+        let (seen, compacted) = before(e.invoke_us);
+        let why = match &e.outcome {
+            Outcome::Failed {
+                refused: Some(ReadRefusal::FutureRevision),
+                ..
+            } if *at <= seen => format!(
+                "failed as a future revision, but an answer completed before it was invoked carried revision {seen}"
+            ),
+            Outcome::Ok { .. } if *at < compacted => format!(
+                "succeeded, but a compaction below revision {compacted} was acknowledged before it was invoked"
+            ),
+            _ => continue,
+        };
+        out.push(format!(
+            "event {i}: client {} on {} ({}): {why}",
+            e.client,
+            e.member,
+            describe(&e.request)
+        ));
+    }
+    out
+}
+
 /// Where an operation sits in the order the revisions give: a change at revision `r` at `2r`,
 /// a read served at `R` at `2R + 1`.
 fn position(e: &Event, timeline: &Timeline) -> Option<i64> {
     match &e.outcome {
         Outcome::Ok { revision, .. } if *revision > 0 => {
-            if let Request::Get {
-                serializable: true, ..
-            } = e.request
-            {
+            if e.request.is_serializable() {
                 return None;
             }
             Some(if creates_revision(e) {
@@ -419,6 +624,30 @@ fn describe(r: &Request) -> String {
             )
         }
         Request::Txn { .. } => format!("txn on {}", r.keys().join(", ")),
+        Request::Range {
+            prefix,
+            start,
+            revision,
+            limit,
+            keys_only,
+            serializable,
+        } => {
+            let mut d = format!("range {start}..{prefix}*");
+            if *revision > 0 {
+                d += &format!(" at revision {revision}");
+            }
+            if *limit > 0 {
+                d += &format!(" limit {limit}");
+            }
+            if *keys_only {
+                d += " keys-only";
+            }
+            if *serializable {
+                d += " (serializable)";
+            }
+            d
+        }
+        Request::Compact { revision } => format!("compact below {revision}"),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Watch checks against the recorded history: events arrive in revision order without gaps or
 //! duplicates, across the watcher's moves between members, and each matches a write that was
-//! made (same key, value and revision as acknowledged).
+//! made (same key, value and revision as acknowledged); a progress notification never runs
+//! ahead of the events (bookmarkable); each event's is-create flag and previous key-value
+//! agree with the key's events before it (is-create, prev-kv).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -64,6 +66,8 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
             None => {}
         }
     }
+    out.extend(bookmarks(log));
+    out.extend(created_and_prev(log));
     // No gaps: every acknowledged write inside the watched range was delivered.
     let Some(last) = log.events.last().map(|e| e.revision) else {
         return out;
@@ -88,6 +92,68 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
     out
 }
 
+/// Bookmarkable: after a progress notification at revision `R`, every event is above `R`
+/// (the notification promised everything up to `R` had been sent).
+fn bookmarks(log: &WatchLog) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &log.progress {
+        if let Some(e) = log.events[p.after.min(log.events.len())..]
+            .iter()
+            .find(|e| e.revision <= p.revision)
+        {
+            out.push(format!(
+                "progress notification at revision {} (on {}) before the watch event at revision {} ({} on {}): it ran ahead of the events",
+                p.revision, p.member, e.revision, e.key, e.member
+            ));
+        }
+    }
+    out
+}
+
+/// Is-create and prev-kv: each key's state as its own events leave it (unknown before its
+/// first event in the watch and across a compacted gap), against what the next event says it
+/// was: created only if it was absent, a previous key-value (when sent: etcd sends none for a
+/// previous revision already compacted) equal to it, a delete only of a present key.
+fn created_and_prev(log: &WatchLog) -> Vec<String> {
+    let mut out = Vec::new();
+    // key -> (revision of its last event, its value then: None if deleted).
+    let mut last: HashMap<&str, (i64, Option<&str>)> = HashMap::new();
+    let gap_between = |a: i64, b: i64| log.compacted.iter().any(|(from, to)| *from <= b && *to > a);
+    for e in &log.events {
+        let before = last
+            .get(e.key.as_str())
+            .filter(|(r, _)| !gap_between(*r, e.revision))
+            .map(|(r, v)| (*r, *v));
+        last.insert(&e.key, (e.revision, e.value.as_deref()));
+        let Some((prev_revision, prev_value)) = before else {
+            continue;
+        };
+        let was = match prev_value {
+            Some(v) => format!("{v:?} (mod revision {prev_revision})"),
+            None => format!("absent (deleted at revision {prev_revision})"),
+        };
+        let at = format!("watch event {} at revision {}", e.key, e.revision);
+        if e.value.is_some() && e.created != prev_value.is_none() {
+            out.push(format!(
+                "{at}: is-create {}, but the key was {was} before it",
+                e.created
+            ));
+        }
+        if e.value.is_none() && prev_value.is_none() {
+            out.push(format!("{at}: a delete, but the key was {was} before it"));
+        }
+        if let Some(p) = &e.prev {
+            if prev_value != Some(p.value.as_str()) || p.mod_revision != prev_revision {
+                out.push(format!(
+                    "{at}: prev_kv {:?} (mod revision {}), but the key was {was} before it",
+                    p.value, p.mod_revision
+                ));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +170,7 @@ mod tests {
                 value: value.into(),
             },
             outcome: Outcome::Ok {
+                listed: None,
                 revision,
                 value: None,
                 succeeded: None,
@@ -119,6 +186,8 @@ mod tests {
             key: key.into(),
             value: value.map(str::to_string),
             at_us: 0,
+            created: false,
+            prev: None,
         }
     }
     fn history() -> History {
@@ -194,6 +263,7 @@ mod tests {
                 value: "nope".into(),
             },
             outcome: Outcome::Ok {
+                listed: None,
                 revision: 7,
                 value: None,
                 succeeded: Some(false),
@@ -234,5 +304,126 @@ mod tests {
         let ordered = |l: Vec<String>| !l.iter().any(|m| m.contains("out of order"));
         assert!(ordered(check(&log(["a", "b"]), &History::default())));
         assert!(!ordered(check(&log(["a", "a"]), &History::default())));
+    }
+
+    /// `ev` with its is-create flag and previous key-value.
+    fn ev2(
+        key: &str,
+        value: Option<&str>,
+        revision: i64,
+        created: bool,
+        prev: Option<(&str, i64)>,
+    ) -> WatchEvent {
+        WatchEvent {
+            created,
+            prev: prev.map(|(v, r)| crate::history::PrevKv {
+                value: v.into(),
+                mod_revision: r,
+            }),
+            ..ev(key, value, revision)
+        }
+    }
+
+    fn log_of(events: Vec<WatchEvent>) -> WatchLog {
+        WatchLog {
+            events,
+            start_revision: 2,
+            ..WatchLog::default()
+        }
+    }
+
+    /// a created, updated, deleted and created again; b created once.
+    fn good_events() -> Vec<WatchEvent> {
+        vec![
+            ev2("a", Some("1"), 2, true, None),
+            ev2("b", Some("x"), 3, true, None),
+            ev2("a", Some("2"), 4, false, Some(("1", 2))),
+            ev2("a", None, 5, false, Some(("2", 4))),
+            ev2("a", Some("3"), 6, true, None),
+            // prev_kv left out: its revision may have been compacted.
+            ev2("b", Some("y"), 7, false, None),
+        ]
+    }
+
+    #[test]
+    fn is_create_and_prev_kv_that_agree_with_the_keys_events_pass() {
+        let log = log_of(good_events());
+        assert_eq!(created_and_prev(&log), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_wrong_is_create_flag_is_caught() {
+        let mut events = good_events();
+        events[2].created = true;
+        let v = created_and_prev(&log_of(events));
+        assert!(
+            v.iter()
+                .any(|l| l.contains("a at revision 4: is-create true, but the key was \"1\"")),
+            "{v:?}"
+        );
+        let mut events = good_events();
+        events[4].created = false;
+        let v = created_and_prev(&log_of(events));
+        assert!(
+            v.iter()
+                .any(|l| l.contains("a at revision 6: is-create false, but the key was absent")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_prev_kv_or_a_delete_of_an_absent_key_is_caught() {
+        let mut events = good_events();
+        events[3] = ev2("a", None, 5, false, Some(("1", 2)));
+        let v = created_and_prev(&log_of(events));
+        assert!(
+            v.iter().any(|l| l.contains(
+                "prev_kv \"1\" (mod revision 2), but the key was \"2\" (mod revision 4)"
+            )),
+            "{v:?}"
+        );
+        let mut events = good_events();
+        events.push(ev2("a", None, 8, false, None));
+        events.push(ev2("a", None, 9, false, None));
+        let v = created_and_prev(&log_of(events));
+        assert!(
+            v.iter()
+                .any(|l| l.contains("a at revision 9: a delete, but the key was absent")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn a_compacted_gap_leaves_a_keys_state_unknown() {
+        let mut log = log_of(vec![
+            ev2("a", Some("1"), 2, true, None),
+            // a deleted and created again inside the gap: a create on a key last seen present.
+            ev2("a", Some("5"), 9, true, None),
+        ]);
+        log.compacted.push((3, 8));
+        assert_eq!(created_and_prev(&log), Vec::<String>::new());
+        log.compacted.clear();
+        assert_eq!(created_and_prev(&log).len(), 1);
+    }
+
+    #[test]
+    fn a_progress_notification_ahead_of_events_is_caught() {
+        let progress = |revision, after| crate::history::Progress {
+            member: "m2".into(),
+            revision,
+            after,
+        };
+        let mut log = log_of(good_events());
+        // At 4 after the event at 4, at 3 after the last: no later event is at or below.
+        log.progress = vec![progress(4, 3), progress(3, 6)];
+        assert_eq!(bookmarks(&log), Vec::<String>::new());
+        log.progress = vec![progress(5, 3)];
+        let v = bookmarks(&log);
+        assert!(
+            v.iter().any(|l| l.contains(
+                "progress notification at revision 5 (on m2) before the watch event at revision 5"
+            )),
+            "{v:?}"
+        );
     }
 }

@@ -38,6 +38,8 @@ pub struct CaseOutcome {
     pub watch_events: usize,
     pub leases: usize,
     pub elapsed: Duration,
+    /// Of `elapsed`, the time the checks took.
+    pub checking: Duration,
     /// Kept member logs, data dirs, history and timeline of a failed case.
     pub artifacts: Option<PathBuf>,
 }
@@ -197,7 +199,13 @@ impl<'a> Case<'a> {
         let booted = Ok(("booted".to_string(), String::new()));
         self.log(0, boot.to_string(), t0, booted).await;
         self.refresh();
-        self.epoch = Some(Epoch::start(self.setup, &self.endpoints, 0, self.started));
+        self.epoch = Some(Epoch::start(
+            self.setup,
+            self.config.profile,
+            &self.endpoints,
+            0,
+            self.started,
+        ));
         Ok(())
     }
 
@@ -281,7 +289,13 @@ impl<'a> Case<'a> {
             }
             if matches!(step, Step::DisasterRestore) && self.epoch.is_none() {
                 self.epochs += 1;
-                let e = Epoch::start(self.setup, &self.endpoints, self.epochs, self.started);
+                let e = Epoch::start(
+                    self.setup,
+                    self.config.profile,
+                    &self.endpoints,
+                    self.epochs,
+                    self.started,
+                );
                 self.epoch = Some(e);
             }
         }
@@ -339,6 +353,7 @@ impl<'a> Case<'a> {
             applied: self.applied,
             failure,
             elapsed: self.started.elapsed(),
+            checking: self.recorded.checking,
             artifacts,
         }
     }

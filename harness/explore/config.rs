@@ -14,6 +14,7 @@ use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::release::{facts, Version};
+use crate::traffic::Profile;
 
 /// One case's cluster configuration. `None` is etcd's default (the harness's for timing).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +38,8 @@ pub struct CaseConfig {
     /// TLS between members (`--peer-cert-file`…, certificates from the cluster's own CA); the
     /// peer-link proxies terminate it, so network faults still apply. Clients stay plain-text.
     pub peer_tls: bool,
+    /// What the traffic sends (etcd's API broadly, or what the Kubernetes apiserver sends).
+    pub profile: Profile,
 }
 
 impl CaseConfig {
@@ -147,6 +150,9 @@ impl fmt::Display for CaseConfig {
         if self.peer_tls {
             f.write_str(", peer TLS")?;
         }
+        if self.profile != Profile::default() {
+            write!(f, ", {} traffic", self.profile)?;
+        }
         Ok(())
     }
 }
@@ -174,9 +180,10 @@ pub fn config() -> BoxedStrategy<CaseConfig> {
         ],
         knob(&[2, 10]),
         prop_oneof![3 => Just(false), 1 => Just(true)],
+        prop_oneof![2 => Just(Profile::Etcd), 1 => Just(Profile::Kubernetes)],
     )
         .prop_map(
-            |(members, snap, catchup, batch, notify, timing, auto, peer_tls)| CaseConfig {
+            |(members, snap, catchup, batch, notify, timing, auto, peer_tls, profile)| CaseConfig {
                 members,
                 snapshot_count: snap,
                 snapshot_catchup_entries: catchup,
@@ -185,6 +192,7 @@ pub fn config() -> BoxedStrategy<CaseConfig> {
                 timing,
                 auto_compaction_secs: auto,
                 peer_tls,
+                profile,
             },
         )
         .boxed()
@@ -210,6 +218,7 @@ mod tests {
             timing: Some((100, 1000)),
             auto_compaction_secs: Some(2),
             peer_tls: true,
+            profile: Profile::Kubernetes,
         }
     }
 
@@ -235,7 +244,7 @@ mod tests {
         // What the case line shows: what the members got.
         assert_eq!(
             c.effective(&[&v("3.3.25")]).to_string(),
-            "5 members, snapshot-count 10, heartbeat/election 100/1000ms, auto-compaction periodic 2s, peer TLS"
+            "5 members, snapshot-count 10, heartbeat/election 100/1000ms, auto-compaction periodic 2s, peer TLS, kubernetes traffic"
         );
     }
 
@@ -246,7 +255,7 @@ mod tests {
             every_knob().to_string(),
             "5 members, snapshot-count 10, catch-up-entries 100, compaction-batch-limit 1, \
              progress-notify 100ms, heartbeat/election 100/1000ms, auto-compaction periodic 2s, \
-             peer TLS"
+             peer TLS, kubernetes traffic"
         );
     }
 

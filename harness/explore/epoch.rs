@@ -11,7 +11,7 @@ use crate::cluster::Cluster;
 use crate::history::{Event, History, LeaseRecord, Outcome, ReadKv, Request, WatchLog};
 use crate::traffic::leases::LeaseClient;
 use crate::traffic::watcher::Watcher;
-use crate::traffic::{Endpoint, Endpoints, Traffic, TrafficConfig};
+use crate::traffic::{Endpoint, Endpoints, Profile, Traffic, TrafficConfig};
 
 /// How long the linearizability search may take per key.
 const LINEARIZABLE_BUDGET: Duration = Duration::from_secs(20);
@@ -30,6 +30,8 @@ pub struct Recorded {
     pub history: History,
     pub watches: Vec<WatchLog>,
     pub leases: Vec<LeaseRecord>,
+    /// Time the checks of every epoch took: what a case spends judging, not running.
+    pub checking: Duration,
 }
 
 /// The members traffic may use now: `live`, the live voting members, with the credentials
@@ -51,7 +53,13 @@ fn now_us(started: Instant) -> u64 {
 impl Epoch {
     /// Starts epoch number `n`'s traffic (keys `k/<n>/…`, leases `k/L<n>/…`), every random
     /// choice drawn from the case's traffic seed.
-    pub fn start(setup: &CaseSetup, endpoints: &Endpoints, n: usize, started: Instant) -> Epoch {
+    pub fn start(
+        setup: &CaseSetup,
+        profile: Profile,
+        endpoints: &Endpoints,
+        n: usize,
+        started: Instant,
+    ) -> Epoch {
         let prefix = format!("k/{n}/");
         let cfg = TrafficConfig {
             clients: setup.clients,
@@ -60,10 +68,16 @@ impl Epoch {
             seed: setup.traffic_seed.wrapping_add(n as u64),
             request_timeout: Duration::from_secs(3),
             prefix: prefix.clone(),
+            profile,
         };
         Epoch {
             traffic: Traffic::start(endpoints.clone(), cfg, started),
-            watcher: Watcher::start(endpoints.clone(), prefix.clone(), started),
+            watcher: Watcher::start(
+                endpoints.clone(),
+                prefix.clone(),
+                started,
+                profile.requests_progress(),
+            ),
             leases: LeaseClient::start(
                 endpoints.clone(),
                 format!("k/L{n}/"),
@@ -106,7 +120,9 @@ impl Epoch {
         for i in readers {
             read_back(cluster, i, &self.prefix, keys, started, &mut history).await;
         }
+        let t0 = Instant::now();
         let verdict = chain::first_failure(&history, &watch, &leases, LINEARIZABLE_BUDGET);
+        all.checking += t0.elapsed();
         for (k, explored) in &verdict.gave_up {
             tracing::warn!("linearizability of {k:?}: gave up after {explored} states");
         }
@@ -178,10 +194,9 @@ async fn read_back(
                     value: kv.map(|(v, _)| v),
                 }],
                 deleted: None,
+                listed: None,
             },
-            Err(e) => Outcome::Failed {
-                error: e.to_string(),
-            },
+            Err(e) => Outcome::failed(e.to_string()),
         };
         history.events.push(Event {
             client: u32::MAX,

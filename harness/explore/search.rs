@@ -76,6 +76,9 @@ pub struct ExploreReport {
     pub ops_applied: usize,
     pub requests: usize,
     pub elapsed: Duration,
+    /// The time every run took, and of it the time its checks took.
+    pub run_time: Duration,
+    pub checking: Duration,
     pub failure: Option<Finding>,
     /// The indices (in draw order, from 0) of the cases this run ran: what a shard covered.
     pub cases: Vec<u32>,
@@ -125,6 +128,8 @@ impl State<'_> {
         }
         self.report.ops_applied += outcome.applied.len();
         self.report.requests += outcome.requests;
+        self.report.run_time += outcome.elapsed;
+        self.report.checking += outcome.checking;
         let n = self.report.cases_run + self.report.shrink_runs;
         let list: Vec<String> = drawn.1.iter().map(|s| s.to_string()).collect();
         let verdict = outcome.failure.as_deref().map_or("ok".to_string(), |f| {
@@ -134,8 +139,9 @@ impl State<'_> {
         let tries = try_of.map_or(String::new(), |(t, k)| format!(" try {t}/{k}"));
         let _ = writeln!(
             self.progress,
-            "{kind} {n:>3}{tries} [{:>5.1}s, {} ops, {} requests, {} writes acked, {} watch events, {} leases] {{{}}} {} -> {verdict}",
+            "{kind} {n:>3}{tries} [{:>5.1}s, checks {:.2}s, {} ops, {} requests, {} writes acked, {} watch events, {} leases] {{{}}} {} -> {verdict}",
             outcome.elapsed.as_secs_f64(),
+            outcome.checking.as_secs_f64(),
             outcome.applied.len(),
             outcome.requests,
             outcome.writes_acknowledged,
@@ -262,6 +268,8 @@ fn measure(
         report.shrink_runs += 1;
         report.ops_applied += outcome.applied.len();
         report.requests += outcome.requests;
+        report.run_time += outcome.elapsed;
+        report.checking += outcome.checking;
         rate.runs += 1;
         let verdict = match &outcome.failure {
             Some(f) => {
@@ -413,6 +421,7 @@ mod tests {
             watch_events: 0,
             leases: 0,
             elapsed: Duration::ZERO,
+            checking: Duration::ZERO,
             artifacts: None,
         }
     }

@@ -537,6 +537,7 @@ mod tests {
             },
             outcome: if ok {
                 Outcome::Ok {
+                    listed: None,
                     revision: 2,
                     value: None,
                     succeeded: None,

@@ -11,6 +11,7 @@ static DEFAULTS: CaseConfig = CaseConfig {
     timing: None,
     auto_compaction_secs: None,
     peer_tls: false,
+    profile: crate::traffic::Profile::Etcd,
 };
 const NEWER: &str = "3.5.16";
 

@@ -28,13 +28,65 @@ pub enum Request {
         key: String,
         serializable: bool,
     },
-    /// A multi-key txn: if every compare holds, `then`, else `otherwise`; each branch of up to
-    /// four ops on distinct keys, gets first (so a get never sees its own txn's writes).
+    /// A txn: if every compare holds, `then`, else `otherwise`; each branch of up to four ops
+    /// on distinct keys, gets first (so a get never sees its own txn's writes).
     Txn {
         compares: Vec<Compare>,
         then: Vec<TxnOp>,
         otherwise: Vec<TxnOp>,
     },
+    /// A range over the keys `[start, end of prefix)`: a list (`start == prefix`) or a page of
+    /// one (`start` just after the previous page's last key); at `revision` (0: the current
+    /// one), at most `limit` keys (0: all), keys and revisions only if `keys_only`.
+    Range {
+        prefix: String,
+        start: String,
+        revision: i64,
+        limit: i64,
+        keys_only: bool,
+        serializable: bool,
+    },
+    /// Compaction of every revision below `revision` (as the Kubernetes apiserver does it, at a
+    /// revision near the head). Changes no key; a range below it must fail as compacted.
+    Compact {
+        revision: i64,
+    },
+}
+
+/// How the API promises a range at a revision fails (`rpctypes`: both `OutOfRange`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadRefusal {
+    /// `etcdserver: mvcc: required revision has been compacted`.
+    Compacted,
+    /// `etcdserver: mvcc: required revision is a future revision`.
+    FutureRevision,
+}
+
+impl ReadRefusal {
+    /// The refusal a gRPC status message stands for. Both refusals share the code
+    /// `OutOfRange`; the description is the error's identity in etcd's API (its own Go client
+    /// maps errors back by it, `rpctypes.errStringToError`), sent verbatim and the same in
+    /// every pinned release.
+    pub fn from_grpc(message: &str) -> Option<ReadRefusal> {
+        match message {
+            "etcdserver: mvcc: required revision has been compacted" => {
+                Some(ReadRefusal::Compacted)
+            }
+            "etcdserver: mvcc: required revision is a future revision" => {
+                Some(ReadRefusal::FutureRevision)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a range answered besides its keys: how many keys matched in all, and whether more
+/// than `limit` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listed {
+    pub count: i64,
+    pub more: bool,
 }
 
 /// One compare of a [`Request::Txn`], always `=`: the key's value (absent: `None`, as etcd's
@@ -76,7 +128,8 @@ impl TxnOp {
     }
 }
 
-/// A key as a read returned it: its value (`None`: absent) and mod revision (0 if absent).
+/// A key as a read returned it: its value (`None`: absent) and mod revision (0 if absent). A
+/// keys-only range returns no values: its keys come with `value: None` and their mod revision.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadKv {
     pub key: String,
@@ -93,6 +146,8 @@ impl Request {
             | Request::Cas { key, .. }
             | Request::Get { key, .. } => key,
             Request::Txn { .. } => self.keys().first().copied().unwrap_or(""),
+            Request::Range { prefix, .. } => prefix,
+            Request::Compact { .. } => "",
         }
     }
 
@@ -112,6 +167,8 @@ impl Request {
             | Request::Delete { key }
             | Request::Cas { key, .. }
             | Request::Get { key, .. } => vec![key.as_str()],
+            // A range touches keys it does not name; a compaction, none.
+            Request::Range { .. } | Request::Compact { .. } => Vec::new(),
         };
         let mut seen = std::collections::HashSet::new();
         out.retain(|k| seen.insert(*k));
@@ -121,7 +178,7 @@ impl Request {
     /// May it change the store? (A txn if either branch writes.)
     pub fn is_write(&self) -> bool {
         match self {
-            Request::Get { .. } => false,
+            Request::Get { .. } | Request::Range { .. } | Request::Compact { .. } => false,
             Request::Txn {
                 then, otherwise, ..
             } => then.iter().chain(otherwise).any(TxnOp::is_write),
@@ -147,7 +204,10 @@ impl Request {
             Request::Cas { key, value, .. } if succeeded != Some(false) => {
                 vec![(key, Some(value))]
             }
-            Request::Cas { .. } | Request::Get { .. } => Vec::new(),
+            Request::Cas { .. }
+            | Request::Get { .. }
+            | Request::Range { .. }
+            | Request::Compact { .. } => Vec::new(),
             Request::Txn {
                 then, otherwise, ..
             } => match succeeded {
@@ -161,6 +221,20 @@ impl Request {
     /// Does it touch more than one key (a per-key split cannot judge it)?
     pub fn is_multi_key(&self) -> bool {
         self.keys().len() > 1
+    }
+
+    /// Is it served from the member's own state, without asking the leader (and so may lag)?
+    pub fn is_serializable(&self) -> bool {
+        matches!(
+            self,
+            Request::Get {
+                serializable: true,
+                ..
+            } | Request::Range {
+                serializable: true,
+                ..
+            }
+        )
     }
 }
 
@@ -181,9 +255,17 @@ pub enum Outcome {
         /// Keys a delete removed (a delete of an absent key creates no revision).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         deleted: Option<i64>,
+        /// A range's count and `more` flag.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        listed: Option<Listed>,
     },
-    /// Known not to have taken effect (never sent, or rejected before execution).
-    Failed { error: String },
+    /// Known not to have taken effect (never sent, or rejected before execution); `refused`
+    /// says how, when it is a refusal the API promises for a range at a revision.
+    Failed {
+        error: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refused: Option<ReadRefusal>,
+    },
     /// Sent, no answer (timeout, connection lost): may or may not have taken effect.
     Unknown { error: String },
 }
@@ -197,6 +279,15 @@ impl Outcome {
             succeeded: None,
             kvs: Vec::new(),
             deleted: None,
+            listed: None,
+        }
+    }
+
+    /// Known not to have taken effect, for `error`.
+    pub fn failed(error: impl Into<String>) -> Outcome {
+        Outcome::Failed {
+            error: error.into(),
+            refused: None,
         }
     }
 }
@@ -278,6 +369,7 @@ mod tests {
                     succeeded: Some(true),
                     kvs: vec![],
                     deleted: None,
+                    listed: None,
                 },
             }],
         };

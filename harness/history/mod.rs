@@ -7,6 +7,8 @@ pub mod kv;
 pub mod lease;
 pub mod watch;
 
-pub use kv::{Compare, CompareTarget, Event, History, Outcome, ReadKv, Request, TxnOp};
+pub use kv::{
+    Compare, CompareTarget, Event, History, Listed, Outcome, ReadKv, ReadRefusal, Request, TxnOp,
+};
 pub use lease::LeaseRecord;
-pub use watch::{WatchEvent, WatchLog};
+pub use watch::{PrevKv, Progress, WatchEvent, WatchLog};

@@ -10,7 +10,7 @@ use etcd_client::GetOptions;
 use tokio::time::Instant;
 
 use crate::check::{verdict, MemberObservation, Mismatch, Observation};
-use crate::cluster::{Cluster, HashKv, Member};
+use crate::cluster::{Cluster, ClusterError, HashKv, Member, RpcFailure};
 use crate::model::Model;
 
 /// How long data and HashKV may take to agree once versions do.
@@ -108,7 +108,9 @@ pub async fn observe(
             })
             .collect();
         if obs.hash_revision > 0 {
-            for (name, answer) in hash_round(cluster, &voters, obs.hash_revision).await {
+            let (revision, answers) = hash_round(cluster, &voters, obs.hash_revision).await;
+            obs.hash_revision = revision;
+            for (name, answer) in answers {
                 let Some(o) = obs.members.get_mut(&name) else {
                     continue;
                 };
@@ -125,44 +127,82 @@ pub async fn observe(
     obs
 }
 
-/// Rounds of HashKV at `revision` on `members` close together: a compaction (periodic
-/// auto-compaction, or one from the traffic) that lands between two members' answers gives
-/// them different compact revisions for a moment, so a round that straddles one is taken
-/// again, up to three times; what differs then is the cluster's.
+/// Rounds of HashKV on `members` close together, from `revision` on; returns the revision
+/// of the last round and its answers. A compaction between the revisions' observation and the
+/// hashes (periodic auto-compaction, or the traffic's own) refuses the revision, so the round
+/// is taken again just above the highest compact revision a refusal showed; one that lands
+/// between two members' answers gives them different compact revisions for a moment, so a
+/// round in which every member answered and those differ is taken again. Up to three rounds:
+/// what still differs then is the cluster's.
 async fn hash_round(
     cluster: &Cluster,
     members: &[usize],
-    revision: i64,
-) -> Vec<(String, Result<HashKv, String>)> {
+    mut revision: i64,
+) -> (i64, Vec<(String, Result<HashKv, String>)>) {
     let mut round = Vec::new();
     for _ in 0..3 {
         round.clear();
+        let mut compacted_above = None;
         for &i in members {
             let m = cluster.member(i);
-            round.push((m.name.clone(), hash_at(m, revision).await));
+            let answer = match hash_at(m, revision).await {
+                Ok(h) => Ok(h),
+                Err(HashRefusal::CompactedAt(c, why)) => {
+                    compacted_above = compacted_above.max(Some(c));
+                    Err(why)
+                }
+                Err(HashRefusal::Other(why)) => Err(why),
+            };
+            round.push((m.name.clone(), answer));
         }
-        let compacted: std::collections::BTreeSet<i64> = round
+        if let Some(c) = compacted_above {
+            revision = revision.max(c + 1);
+            continue;
+        }
+        let compacted: std::collections::BTreeSet<Option<i64>> = round
             .iter()
-            .filter_map(|(_, h)| h.as_ref().ok().map(|h| h.compact_revision))
+            .map(|(_, h)| h.as_ref().ok().map(|h| h.compact_revision))
             .collect();
-        if compacted.len() <= 1 {
+        if compacted.len() <= 1 || compacted.contains(&None) {
             break;
         }
     }
-    round
+    (revision, round)
 }
 
-/// HashKV at `revision` on `m`. A store compacted at exactly `revision` (an idle one, under
-/// auto-compaction) refuses it on 3.3 and 3.4 (`rev <= compactRev` in `HashByRev`; 3.5 refuses
-/// only below), yet its current state is the state at `revision`: then the hash at its current
-/// revision is taken instead, if that revision is still `revision`.
-async fn hash_at(m: &Member, revision: i64) -> Result<HashKv, String> {
+/// Why a member gave no hash at the revision asked.
+enum HashRefusal {
+    /// Compacted at this revision or above it (its current compact revision), with the error.
+    CompactedAt(i64, String),
+    Other(String),
+}
+
+/// HashKV at `revision` on `m`. A refusal as out of range means the member compacted at or
+/// above `revision` (3.3 and 3.4 refuse `rev <= compactRev` in `HashByRev`, 3.5 only below):
+/// its hash at its current revision then tells its compact revision, and is the answer if
+/// its current revision is still `revision` (an idle store compacted at exactly its
+/// revision, under auto-compaction). A member that did not answer is not asked twice.
+async fn hash_at(m: &Member, revision: i64) -> Result<HashKv, HashRefusal> {
     match m.hash_kv(revision).await {
         Ok(h) => Ok(h),
-        Err(e) => match m.hash_kv(0).await {
+        Err(ClusterError::Rpc {
+            source: RpcFailure::Etcd(etcd_client::Error::GRpcStatus(s)),
+            ..
+        }) if s.code() == tonic::Code::OutOfRange => match m.hash_kv(0).await {
             Ok(h) if h.revision == revision => Ok(h),
-            _ => Err(e.to_string()),
+            Ok(h) => Err(HashRefusal::CompactedAt(
+                h.compact_revision,
+                format!(
+                    "member {}: hashkv at {revision}: {}; compacted at {}, now at {}",
+                    m.name,
+                    s.message(),
+                    h.compact_revision,
+                    h.revision
+                ),
+            )),
+            Err(e) => Err(HashRefusal::Other(e.to_string())),
         },
+        Err(e) => Err(HashRefusal::Other(e.to_string())),
     }
 }
 

@@ -1,7 +1,7 @@
-//! Concurrent clients that drive mixed KV traffic (puts, deletes, compare-and-swap txns,
-//! multi-key txns with compares on value or mod revision, linearizable and serializable reads)
-//! into a cluster while operations run, and record every request and its response whole (the
-//! kvs read with their mod revisions, the keys deleted) into a [`History`]. Each client talks to one member at a time through a client bound
+//! Concurrent clients that drive KV traffic (the requests of a [`Profile`]) into a cluster while
+//! operations run, and record every request and its response whole (the kvs read with their
+//! mod revisions, the keys deleted, a range's count, the refusal of a range at a compacted or
+//! future revision) into a [`History`]. Each client talks to one member at a time through a client bound
 //! to that member alone, moves to the next member when its member fails, and gives every request
 //! a deadline: a write without an answer is recorded as "unknown", never as failed.
 
@@ -14,10 +14,13 @@ use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, GetOptions, KeyValue, Txn, TxnOp, TxnOpResponse,
 };
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
+use super::profile::{prefix_end, Chooser, Profile};
 use crate::cluster::Member;
-use crate::history::{self, CompareTarget, Event, History, Outcome, ReadKv, Request};
+use crate::history::{
+    self, CompareTarget, Event, History, Listed, Outcome, ReadKv, ReadRefusal, Request,
+};
 use crate::model::EtcdRefusal;
 use crate::release::error::causes;
 
@@ -35,6 +38,8 @@ pub struct TrafficConfig {
     pub request_timeout: Duration,
     /// Keys are `<prefix><n>`.
     pub prefix: String,
+    /// What the clients send.
+    pub profile: Profile,
 }
 
 impl Default for TrafficConfig {
@@ -46,6 +51,7 @@ impl Default for TrafficConfig {
             seed: 0,
             request_timeout: Duration::from_secs(3),
             prefix: "k/".into(),
+            profile: Profile::Etcd,
         }
     }
 }
@@ -153,8 +159,7 @@ async fn client_loop(
     // By URL, with the endpoint it was connected for: a change of credentials reconnects.
     let mut clients: HashMap<String, (Endpoint, Client)> = HashMap::new();
     let mut events = Vec::new();
-    // The last read of each key (value and mod revision): what compares expect.
-    let mut last_seen: HashMap<String, ReadKv> = HashMap::new();
+    let mut chooser = Chooser::new(cfg.profile, id, &cfg.prefix, cfg.keys);
     let mut rotation = id as usize;
     let mut n = 0u64;
     let pace =
@@ -191,34 +196,17 @@ async fn client_loop(
             },
         };
         n += 1;
-        let key = format!("{}{}", cfg.prefix, rng.gen_range(0..cfg.keys));
-        let value = format!("c{id}-{n}");
-        let request = match rng.gen_range(0..100) {
-            0..=29 => Request::Put { key, value },
-            30..=44 => {
-                let expect = last_seen.get(&key).and_then(|kv| kv.value.clone());
-                Request::Cas { key, expect, value }
-            }
-            45..=49 => Request::Delete { key },
-            50..=59 => multi_key_txn(&mut rng, &cfg, &last_seen, &value),
-            60..=89 => Request::Get {
-                key,
-                serializable: false,
-            },
-            _ => Request::Get {
-                key,
-                serializable: true,
-            },
-        };
+        let request = chooser.next(&mut rng, format!("c{id}-{n}"));
         let invoke_us = started.elapsed().as_micros() as u64;
         let outcome = execute(client, &request, cfg.request_timeout).await;
         let complete_us = started.elapsed().as_micros() as u64;
+        chooser.observe(&request, &outcome);
         match &outcome {
-            Outcome::Ok { kvs, .. } => {
-                for kv in kvs {
-                    last_seen.insert(kv.key.clone(), kv.clone());
-                }
-            }
+            Outcome::Ok { .. } => {}
+            // A range refused as the API promises says nothing about the member.
+            Outcome::Failed {
+                refused: Some(_), ..
+            } => {}
             _ => {
                 // This member may be down: move on, and reconnect later.
                 clients.remove(&url);
@@ -238,63 +226,6 @@ async fn client_loop(
     events
 }
 
-/// A txn over 2–4 distinct keys: compares on one or two of them (the value or the mod revision
-/// this client last read, so either branch is taken), then puts or a delete on those keys and
-/// a get of another; else gets of the compared keys.
-fn multi_key_txn(
-    rng: &mut StdRng,
-    cfg: &TrafficConfig,
-    last_seen: &HashMap<String, ReadKv>,
-    value: &str,
-) -> Request {
-    let width = rng.gen_range(2..=4.min(cfg.keys.max(2)));
-    let mut keys: Vec<String> = Vec::new();
-    while keys.len() < width {
-        let k = format!("{}{}", cfg.prefix, rng.gen_range(0..cfg.keys.max(2)));
-        if !keys.contains(&k) {
-            keys.push(k);
-        }
-    }
-    let compared = &keys[..rng.gen_range(1..=2.min(width - 1))];
-    let compares = compared
-        .iter()
-        .map(|k| {
-            let seen = last_seen.get(k);
-            let target = if rng.gen_bool(0.5) {
-                CompareTarget::Value(seen.and_then(|kv| kv.value.clone()))
-            } else {
-                CompareTarget::ModRevision(seen.map_or(0, |kv| kv.mod_revision))
-            };
-            history::Compare {
-                key: k.clone(),
-                target,
-            }
-        })
-        .collect();
-    let mut then = vec![history::TxnOp::Get {
-        key: keys[width - 1].clone(),
-    }];
-    for (j, k) in keys[..width - 1].iter().enumerate() {
-        then.push(if j > 0 && rng.gen_bool(0.3) {
-            history::TxnOp::Delete { key: k.clone() }
-        } else {
-            history::TxnOp::Put {
-                key: k.clone(),
-                value: format!("{value}.{j}"),
-            }
-        });
-    }
-    let otherwise = compared
-        .iter()
-        .map(|k| history::TxnOp::Get { key: k.clone() })
-        .collect();
-    Request::Txn {
-        compares,
-        then,
-        otherwise,
-    }
-}
-
 fn header_revision(h: Option<&etcd_client::ResponseHeader>) -> i64 {
     h.map(|h| h.revision()).unwrap_or_default()
 }
@@ -305,6 +236,15 @@ fn read_kv(key: &str, kv: Option<&KeyValue>) -> ReadKv {
         key: key.to_string(),
         value: kv.map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
         mod_revision: kv.map_or(0, |kv| kv.mod_revision()),
+    }
+}
+
+/// A key a range returned (without its value if the range was keys-only).
+fn listed_kv(kv: &KeyValue, keys_only: bool) -> ReadKv {
+    ReadKv {
+        key: String::from_utf8_lossy(kv.key()).into_owned(),
+        value: (!keys_only).then(|| String::from_utf8_lossy(kv.value()).into_owned()),
+        mod_revision: kv.mod_revision(),
     }
 }
 
@@ -387,6 +327,7 @@ async fn execute(mut c: Client, r: &Request, timeout: Duration) -> Outcome {
                         succeeded: Some(resp.succeeded()),
                         kvs,
                         deleted: Some(removed),
+                        listed: None,
                     }
                 })
             }
@@ -400,9 +341,50 @@ async fn execute(mut c: Client, r: &Request, timeout: Duration) -> Outcome {
                         succeeded: None,
                         kvs: vec![read_kv(key, kv)],
                         deleted: None,
+                        listed: None,
                     }
                 })
             }
+            Request::Range {
+                prefix,
+                start,
+                revision,
+                limit,
+                keys_only,
+                serializable,
+            } => {
+                let mut opts = GetOptions::new()
+                    .with_range(prefix_end(prefix))
+                    .with_revision(*revision)
+                    .with_limit(*limit);
+                if *keys_only {
+                    opts = opts.with_keys_only();
+                }
+                if *serializable {
+                    opts = opts.with_serializable();
+                }
+                c.get(start.as_str(), Some(opts))
+                    .await
+                    .map(|resp| Outcome::Ok {
+                        revision: header_revision(resp.header()),
+                        value: None,
+                        succeeded: None,
+                        kvs: resp
+                            .kvs()
+                            .iter()
+                            .map(|kv| listed_kv(kv, *keys_only))
+                            .collect(),
+                        deleted: None,
+                        listed: Some(Listed {
+                            count: resp.count(),
+                            more: resp.more(),
+                        }),
+                    })
+            }
+            Request::Compact { revision } => c
+                .compact(*revision, None)
+                .await
+                .map(|resp| Outcome::ok(header_revision(resp.header()))),
         }
     };
     match tokio::time::timeout(timeout, fut).await {
@@ -417,8 +399,17 @@ async fn execute(mut c: Client, r: &Request, timeout: Duration) -> Outcome {
 /// outcome unknown. Judged on the error's type, never its text.
 fn classify(r: &Request, error: Option<&etcd_client::Error>) -> Outcome {
     let text = error.map_or("timed out".to_string(), |e| e.to_string());
-    if !r.is_write() || error.is_some_and(never_executed) {
-        Outcome::Failed { error: text }
+    let refused = match error {
+        Some(etcd_client::Error::GRpcStatus(s)) => ReadRefusal::from_grpc(s.message()),
+        _ => None,
+    };
+    // A compaction changes no key, but one that timed out may still have happened.
+    let may_apply = r.is_write() || matches!(r, Request::Compact { .. });
+    if !may_apply || error.is_some_and(never_executed) {
+        Outcome::Failed {
+            error: text,
+            refused,
+        }
     } else {
         Outcome::Unknown { error: text }
     }

@@ -4,6 +4,8 @@
 
 pub mod clients;
 pub mod leases;
+pub mod profile;
 pub mod watcher;
 
 pub use clients::{Endpoint, Endpoints, Traffic, TrafficConfig};
+pub use profile::Profile;

@@ -1,7 +1,9 @@
 //! A watcher that follows the traffic's keys for the whole run and records every event it is
 //! sent. It moves to another member when its member fails, resuming from the revision after the
 //! last event it saw (the way clients are told to); a compaction that cancels the watch is
-//! recorded as a known gap.
+//! recorded as a known gap. It asks for each event's previous key-value and for progress
+//! notifications (periodic, and requested every few hundred milliseconds), and records those
+//! too: what the bookmarkable, is-create and prev-kv checks judge.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,22 +12,34 @@ use std::time::{Duration, Instant};
 use etcd_client::{EventType, GetOptions, WatchOptions};
 
 use super::clients::{connect, Endpoints, RETRY_PAUSE};
-use crate::history::{WatchEvent, WatchLog};
+use crate::history::{PrevKv, Progress, WatchEvent, WatchLog};
+
+/// How often the watcher requests a progress notification.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 pub struct Watcher {
     stop: Arc<AtomicBool>,
-    /// The revision the watch has delivered everything up to (its next start revision - 1,
-    /// advanced by events and by progress notifications).
+    /// The revision the watch has delivered everything up to (its start revision - 1, then
+    /// advanced by events).
     reached: Arc<std::sync::atomic::AtomicI64>,
     task: tokio::task::JoinHandle<WatchLog>,
 }
 
 impl Watcher {
-    pub fn start(endpoints: Endpoints, prefix: String, started: Instant) -> Watcher {
+    /// Watches `prefix` from the present; `request_progress`: ask for a progress notification
+    /// every [`PROGRESS_EVERY`] as well.
+    pub fn start(
+        endpoints: Endpoints,
+        prefix: String,
+        started: Instant,
+        request_progress: bool,
+    ) -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
         let reached = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let (s, r) = (stop.clone(), reached.clone());
-        let task = tokio::spawn(async move { watch_loop(endpoints, prefix, s, r, started).await });
+        let task = tokio::spawn(async move {
+            watch_loop(endpoints, prefix, (s, r), started, request_progress).await
+        });
         Watcher {
             stop,
             reached,
@@ -59,9 +73,9 @@ impl Watcher {
 async fn watch_loop(
     endpoints: Endpoints,
     prefix: String,
-    stop: Arc<AtomicBool>,
-    reached: Arc<std::sync::atomic::AtomicI64>,
+    (stop, reached): (Arc<AtomicBool>, Arc<std::sync::atomic::AtomicI64>),
     started: Instant,
+    request_progress: bool,
 ) -> WatchLog {
     let mut log = WatchLog::default();
     let mut next = 0i64;
@@ -106,7 +120,11 @@ async fn watch_loop(
             // one-member 3.5.16 exploration finding of 2026-12-01 was this harness bug.
             reached.fetch_max(next - 1, Ordering::SeqCst);
         }
-        let opts = WatchOptions::new().with_prefix().with_start_revision(next);
+        let opts = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(next)
+            .with_prev_key()
+            .with_progress_notify();
         let Ok(Ok(mut stream)) =
             tokio::time::timeout(bounded, c.watch(prefix.as_str(), Some(opts))).await
         else {
@@ -114,13 +132,20 @@ async fn watch_loop(
             continue;
         };
         log.resumes.push((ep.member.clone(), next));
+        let mut last_request = Instant::now();
         loop {
             if stop.load(Ordering::SeqCst) {
                 return log;
             }
+            // Ask where the stream stands every 100 ms, while events flow too (as etcd's
+            // robustness suite does): a request that meets a watcher still catching up is
+            // where a notification may run ahead of events (etcd#15220).
+            if request_progress && last_request.elapsed() >= PROGRESS_EVERY {
+                last_request = Instant::now();
+                let _ = tokio::time::timeout(bounded, stream.request_progress()).await;
+            }
             // Wake up now and then to notice `stop` on a quiet stream.
-            let msg = match tokio::time::timeout(Duration::from_millis(250), stream.message()).await
-            {
+            let msg = match tokio::time::timeout(PROGRESS_EVERY, stream.message()).await {
                 Err(_) => continue,
                 Ok(Ok(Some(m))) => m,
                 Ok(_) => {
@@ -136,6 +161,23 @@ async fn watch_loop(
                 }
                 break;
             }
+            // A progress notification: no events, not a creation, cancellation or compaction.
+            let header_revision = msg.header().map_or(0, |h| h.revision());
+            if msg.events().is_empty()
+                && !msg.created()
+                && msg.compact_revision() == 0
+                && header_revision > 0
+            {
+                log.progress.push(Progress {
+                    member: ep.member.clone(),
+                    revision: header_revision,
+                    after: log.events.len(),
+                });
+                // `reached` moves with events only: were a notification premature (etcd#15220),
+                // the events it ran ahead of must still arrive before the watch is stopped,
+                // and show as out of order rather than as missing.
+                continue;
+            }
             for ev in msg.events() {
                 let Some(kv) = ev.kv() else { continue };
                 let value = match ev.event_type() {
@@ -148,6 +190,12 @@ async fn watch_loop(
                     key: String::from_utf8_lossy(kv.key()).into_owned(),
                     value,
                     at_us: started.elapsed().as_micros() as u64,
+                    created: ev.event_type() == EventType::Put
+                        && kv.create_revision() == kv.mod_revision(),
+                    prev: ev.prev_kv().map(|p| PrevKv {
+                        value: String::from_utf8_lossy(p.value()).into_owned(),
+                        mod_revision: p.mod_revision(),
+                    }),
                 });
                 next = next.max(kv.mod_revision() + 1);
                 reached.fetch_max(kv.mod_revision(), Ordering::SeqCst);

@@ -40,6 +40,7 @@ fn kv(key: &str, value: Option<&str>, mod_revision: i64) -> ReadKv {
 /// A get's answer: served at `revision`, `value` with its mod revision.
 fn read(key: &str, revision: i64, value: Option<&str>, mod_revision: i64) -> Outcome {
     Outcome::Ok {
+        listed: None,
         revision,
         value: value.map(str::to_string),
         succeeded: None,
@@ -50,6 +51,7 @@ fn read(key: &str, revision: i64, value: Option<&str>, mod_revision: i64) -> Out
 
 fn txn_outcome(revision: i64, succeeded: bool, kvs: Vec<ReadKv>) -> Outcome {
     Outcome::Ok {
+        listed: None,
         revision,
         value: None,
         succeeded: Some(succeeded),
@@ -295,6 +297,7 @@ fn values_never_written_or_from_failed_writes_are_caught() {
                 (0, 10),
                 put("a", "1"),
                 Outcome::Failed {
+                    refused: None,
                     error: "refused".into(),
                 },
             ),
@@ -318,6 +321,8 @@ fn the_watch_must_agree_with_the_acknowledged_writes() {
         key: "a".into(),
         value: Some(value.into()),
         at_us: 0,
+        created: false,
+        prev: None,
     };
     let good = WatchLog {
         events: vec![watched("1", 2), watched("2", 3)],
@@ -361,6 +366,8 @@ fn an_unknown_delete_leaves_a_read_undecided_only_outside_the_watch() {
                 key: "a".into(),
                 value: Some("1".into()),
                 at_us: 0,
+                created: false,
+                prev: None,
             },
             WatchEvent {
                 member: "m1".into(),
@@ -368,6 +375,8 @@ fn an_unknown_delete_leaves_a_read_undecided_only_outside_the_watch() {
                 key: "other".into(),
                 value: Some("x".into()),
                 at_us: 0,
+                created: false,
+                prev: None,
             },
         ],
         start_revision: 2,
@@ -384,4 +393,235 @@ fn an_unknown_delete_leaves_a_read_undecided_only_outside_the_watch() {
         "{:#?}",
         v.violations
     );
+}
+
+fn range(start: &str, revision: i64, limit: i64, keys_only: bool) -> Request {
+    Request::Range {
+        prefix: "a/".into(),
+        start: start.into(),
+        revision,
+        limit,
+        keys_only,
+        serializable: false,
+    }
+}
+
+/// A range's answer: served at `revision`, `kvs`, `count` keys in all, `more` past its limit.
+fn listed(revision: i64, kvs: Vec<ReadKv>, count: i64, more: bool) -> Outcome {
+    Outcome::Ok {
+        listed: Some(Listed { count, more }),
+        revision,
+        value: None,
+        succeeded: None,
+        kvs,
+        deleted: None,
+    }
+}
+
+fn refused(why: ReadRefusal) -> Outcome {
+    Outcome::Failed {
+        error: "refused".into(),
+        refused: Some(why),
+    }
+}
+
+/// `a/1` at 2, `a/2` at 3, `a/1` deleted at 4, then the given ranges.
+fn with_ranges(ranges: Vec<(Request, Outcome)>) -> Vec<Event> {
+    let mut events = vec![
+        ev(1, (0, 10), put("a/1", "x"), Outcome::ok(2)),
+        ev(1, (20, 30), put("a/2", "y"), Outcome::ok(3)),
+        ev(
+            1,
+            (40, 50),
+            Request::Delete { key: "a/1".into() },
+            Outcome::Ok {
+                deleted: Some(1),
+                listed: None,
+                revision: 4,
+                value: None,
+                succeeded: None,
+                kvs: Vec::new(),
+            },
+        ),
+    ];
+    for (n, (request, outcome)) in ranges.into_iter().enumerate() {
+        let t = 100 + 20 * n as u64;
+        events.push(ev(2, (t, t + 10), request, outcome));
+    }
+    events
+}
+
+#[test]
+fn ranges_that_return_the_state_at_their_revision_pass() {
+    assert_passes(with_ranges(vec![
+        // Now: only a/2.
+        (
+            range("a/", 0, 0, false),
+            listed(4, vec![kv("a/2", Some("y"), 3)], 1, false),
+        ),
+        // At revision 3: both, whole, paginated and keys-only.
+        (
+            range("a/", 3, 0, false),
+            listed(
+                4,
+                vec![kv("a/1", Some("x"), 2), kv("a/2", Some("y"), 3)],
+                2,
+                false,
+            ),
+        ),
+        (
+            range("a/", 3, 1, false),
+            listed(4, vec![kv("a/1", Some("x"), 2)], 2, true),
+        ),
+        (
+            range("a/1\0", 3, 1, false),
+            listed(4, vec![kv("a/2", Some("y"), 3)], 1, false),
+        ),
+        (
+            range("a/", 3, 0, true),
+            listed(4, vec![kv("a/1", None, 2), kv("a/2", None, 3)], 2, false),
+        ),
+        // Before any write, and a future revision refused.
+        (range("a/", 1, 0, false), listed(4, vec![], 0, false)),
+        (
+            range("a/", 9, 0, false),
+            refused(ReadRefusal::FutureRevision),
+        ),
+    ]));
+}
+
+#[test]
+fn a_range_missing_a_key_present_at_its_revision_is_caught() {
+    assert_caught(
+        with_ranges(vec![(
+            range("a/", 3, 0, false),
+            listed(4, vec![kv("a/2", Some("y"), 3)], 2, false),
+        )]),
+        "a/1 = <absent>",
+    );
+}
+
+#[test]
+fn a_range_returning_a_deleted_key_is_caught() {
+    assert_caught(
+        with_ranges(vec![(
+            range("a/", 0, 0, false),
+            listed(
+                4,
+                vec![kv("a/1", Some("x"), 2), kv("a/2", Some("y"), 3)],
+                2,
+                false,
+            ),
+        )]),
+        "a/1 = \"x\"",
+    );
+}
+
+#[test]
+fn a_range_with_a_wrong_count_or_more_flag_is_caught() {
+    assert_caught(
+        with_ranges(vec![(
+            range("a/", 3, 1, false),
+            listed(4, vec![kv("a/1", Some("x"), 2)], 1, true),
+        )]),
+        "it counted 1 keys, but 2 were present",
+    );
+    assert_caught(
+        with_ranges(vec![(
+            range("a/", 3, 1, false),
+            listed(4, vec![kv("a/1", Some("x"), 2)], 2, false),
+        )]),
+        "said more = false",
+    );
+}
+
+#[test]
+fn a_keys_only_range_with_a_wrong_mod_revision_is_caught() {
+    assert_caught(
+        with_ranges(vec![(
+            range("a/", 3, 0, true),
+            listed(4, vec![kv("a/1", None, 2), kv("a/2", None, 2)], 2, false),
+        )]),
+        "a/2 = <absent> (mod revision 2)",
+    );
+}
+
+#[test]
+fn a_range_outside_its_span_or_out_of_order_is_caught() {
+    assert_caught(
+        with_ranges(vec![(
+            range("a/2", 3, 0, false),
+            listed(
+                4,
+                vec![kv("a/1", Some("x"), 2), kv("a/2", Some("y"), 3)],
+                1,
+                false,
+            ),
+        )]),
+        "outside its range",
+    );
+    assert_caught(
+        with_ranges(vec![(
+            range("a/", 3, 0, false),
+            listed(
+                4,
+                vec![kv("a/2", Some("y"), 3), kv("a/1", Some("x"), 2)],
+                2,
+                false,
+            ),
+        )]),
+        "not in ascending order",
+    );
+}
+
+#[test]
+fn a_future_revision_read_instead_of_refused_is_caught() {
+    assert_caught(
+        with_ranges(vec![(
+            range("a/", 9, 0, false),
+            listed(4, vec![kv("a/2", Some("y"), 3)], 1, false),
+        )]),
+        "a future one, instead of failing",
+    );
+}
+
+#[test]
+fn a_future_refusal_below_a_revision_already_answered_is_caught() {
+    // The delete at 4 completed before the range was invoked: revision 4 is not in the future.
+    assert_caught(
+        with_ranges(vec![(
+            range("a/", 4, 0, false),
+            refused(ReadRefusal::FutureRevision),
+        )]),
+        "failed as a future revision, but an answer completed before it was invoked carried revision 4",
+    );
+}
+
+#[test]
+fn a_range_served_below_an_acknowledged_compaction_is_caught() {
+    let events = with_ranges(vec![
+        (Request::Compact { revision: 4 }, Outcome::ok(4)),
+        (
+            range("a/", 3, 0, false),
+            listed(
+                4,
+                vec![kv("a/1", Some("x"), 2), kv("a/2", Some("y"), 3)],
+                2,
+                false,
+            ),
+        ),
+    ]);
+    assert_caught(
+        events,
+        "a compaction below revision 4 was acknowledged before it was invoked",
+    );
+    // Refused as compacted: as the API promises.
+    assert_passes(with_ranges(vec![
+        (Request::Compact { revision: 4 }, Outcome::ok(4)),
+        (range("a/", 3, 0, false), refused(ReadRefusal::Compacted)),
+        (
+            range("a/", 4, 0, false),
+            listed(4, vec![kv("a/2", Some("y"), 3)], 1, false),
+        ),
+    ]));
 }
