@@ -297,7 +297,8 @@ fn member_logs_show_fatal_lines_only_when_etcd_fails_zap() {
 /// Every request kind of both traffic profiles on a real 3.5.16 cluster, with a watch over the
 /// same keys, judged by the whole-store check: it passes, decides every read and compare (the
 /// watch covered the whole run), and each kind was sent and answered the way the API promises
-/// (the etcd mix: puts, compare-and-swaps, deletes, multi-key txns taking either branch,
+/// (the etcd mix: puts, compare-and-swaps, deletes, multi-key txns taking either branch, on
+/// compares of value, mod revision, version and create revision,
 /// linearizable and serializable gets, ranges with a limit or keys only, ranges at a past
 /// revision and refused at a future one; the Kubernetes mix: create-if-absent, optimistic
 /// updates and guarded deletes on the mod revision, paginated lists continued at the first
@@ -306,7 +307,7 @@ fn member_logs_show_fatal_lines_only_when_etcd_fails_zap() {
 #[test]
 fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_cluster() {
     use etcd_skew::check::{chain, store};
-    use etcd_skew::history::{Event, History, Outcome, ReadRefusal, Request};
+    use etcd_skew::history::{CompareTarget, Event, History, Outcome, ReadRefusal, Request};
     use etcd_skew::traffic::watcher::Watcher;
     use etcd_skew::traffic::{Endpoint, Profile, Traffic, TrafficConfig};
     use std::time::Instant;
@@ -364,6 +365,13 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
                         && matches!(o, Outcome::Ok { succeeded: Some(s), .. } if *s == branch)
                 })
             };
+            // Txns with a compare of this kind that took this branch.
+            let on = |kind: &dyn Fn(&CompareTarget) -> bool, branch: bool| {
+                count(&|r, o| {
+                    matches!(r, Request::Txn { compares, .. } if compares.iter().any(|c| kind(&c.target)))
+                        && matches!(o, Outcome::Ok { succeeded: Some(s), .. } if *s == branch)
+                })
+            };
             let refused = |why: ReadRefusal| {
                 count(&|r, o| {
                     matches!(r, Request::Range { .. })
@@ -390,6 +398,10 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
             ];
             match profile {
                 Profile::Etcd => kinds.extend([
+                    ("txn on a version, then", on(&|t| matches!(t, CompareTarget::Version(_)), true)),
+                    ("txn on a version, else", on(&|t| matches!(t, CompareTarget::Version(_)), false)),
+                    ("txn on a create revision, then", on(&|t| matches!(t, CompareTarget::CreateRevision(_)), true)),
+                    ("txn on a create revision, else", on(&|t| matches!(t, CompareTarget::CreateRevision(_)), false)),
                     ("put", count(&|r, o| matches!(r, Request::Put { .. }) && matches!(o, Outcome::Ok { .. }))),
                     ("cas", count(&|r, o| matches!(r, Request::Cas { .. }) && matches!(o, Outcome::Ok { succeeded: Some(true), .. }))),
                     ("delete", count(&|r, o| matches!(r, Request::Delete { .. }) && matches!(o, Outcome::Ok { deleted: Some(1), .. }))),
@@ -468,6 +480,9 @@ fn the_oracle_hashes_a_store_compacted_at_its_current_revision() {
             assert!(o.hash.is_some() && o.errors.is_empty(), "{name}: {o:?}");
             assert_eq!(o.compact_revision, Some(rev), "{name}");
         }
-        assert_eq!(verdict::convergence(&obs), vec![]);
+        assert_eq!(
+            verdict::convergence(&obs, verdict::Convergence::Settled),
+            vec![]
+        );
     });
 }

@@ -107,6 +107,26 @@ impl Timeline {
     }
 }
 
+impl Timeline {
+    /// The key's life at `revision`: its version (puts since it was created), its create
+    /// revision (0: absent), and the revision of the delete before that creation (0: none
+    /// recorded), after which every change must be known for the first two to be.
+    fn life(&self, key: &str, revision: i64) -> (i64, i64, i64) {
+        let Some(changes) = self.keys.get(key) else {
+            return (0, 0, 0);
+        };
+        let (mut version, mut created) = (0, 0);
+        for (r, v) in changes.range(..=revision).rev() {
+            if v.is_none() {
+                return (version, created, *r);
+            }
+            version += 1;
+            created = *r;
+        }
+        (version, created, 0)
+    }
+}
+
 fn show(v: Option<&str>) -> String {
     v.map_or("<absent>".into(), |v| format!("{v:?}"))
 }
@@ -161,13 +181,18 @@ fn compares(r: &Request) -> Vec<(&str, CompareTarget)> {
     }
 }
 
-/// Does `target` hold on a key with `value` and `mod_revision`? (`None` if the timeline
-/// cannot tell: version and create revision need the key's whole life.)
-fn holds(target: &CompareTarget, value: Option<&str>, mod_revision: i64) -> Option<bool> {
+/// Does `target` hold on a key with `value` and `mod_revision`, `version` and
+/// `create_revision`?
+fn holds(
+    target: &CompareTarget,
+    (value, mod_revision): (Option<&str>, i64),
+    (version, create_revision): (i64, i64),
+) -> bool {
     match target {
-        CompareTarget::Value(expect) => Some(expect.as_deref() == value),
-        CompareTarget::ModRevision(r) => Some(*r == mod_revision),
-        CompareTarget::Version(_) | CompareTarget::CreateRevision(_) => None,
+        CompareTarget::Value(expect) => expect.as_deref() == value,
+        CompareTarget::ModRevision(r) => *r == mod_revision,
+        CompareTarget::Version(v) => *v == version,
+        CompareTarget::CreateRevision(r) => *r == create_revision,
     }
 }
 
@@ -311,18 +336,21 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
         if cmps.is_empty() {
             continue;
         }
-        let mut all = Some(true);
+        let mut held = true;
         let mut decidable = true;
         for (k, target) in &cmps {
             let (value, mod_revision, changed) = timeline.at(k, view);
-            decidable &= !hidden(k, changed, view);
-            all = match (all, holds(target, value, mod_revision)) {
-                (Some(a), Some(h)) => Some(a && h),
-                _ => None,
+            let (version, created, since) = timeline.life(k, view);
+            // A version or create revision is known only if the key's whole life is.
+            let known_since = match target {
+                CompareTarget::Version(_) | CompareTarget::CreateRevision(_) => since,
+                _ => changed,
             };
+            decidable &= !hidden(k, known_since, view);
+            held &= holds(target, (value, mod_revision), (version, created));
         }
-        match (all, decidable) {
-            (Some(held), true) if Some(held) != *succeeded => out.push(format!(
+        match decidable {
+            true if Some(held) != *succeeded => out.push(format!(
                 "event {i}: client {} on {} ({}) at revision {revision}: {} branch taken, but on the state at revision {view} its compares {}",
                 e.client,
                 e.member,
@@ -330,8 +358,8 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
                 if *succeeded == Some(true) { "then" } else { "else" },
                 if held { "hold" } else { "do not hold" }
             )),
-            (Some(_), true) => {}
-            _ => undecided += 1,
+            true => {}
+            false => undecided += 1,
         }
     }
     out.extend(refusals(events));
@@ -359,6 +387,21 @@ fn judge_read(
 ) -> Judged {
     let (value, mod_revision, changed) = timeline.at(&kv.key, view);
     if kv.mod_revision == mod_revision && (keys_only || kv.value.as_deref() == value) {
+        // Where the read recorded them, its version and create revision must be the key's
+        // life too (known if no write may hide since the delete before its creation).
+        let (version, created, since) = timeline.life(&kv.key, view);
+        if kv.version > 0 && (kv.version, kv.create_revision) != (version, created) {
+            if hidden(&kv.key, since, view) {
+                return Judged::Undecided;
+            }
+            return Judged::Differs(format!(
+                "{} = {} has version {} and create revision {}, but its writes give version {version} and create revision {created}",
+                kv.key,
+                show(kv.value.as_deref()),
+                kv.version,
+                kv.create_revision
+            ));
+        }
         return Judged::Agrees;
     }
     if keys_only && kv.mod_revision == 0 && hidden(&kv.key, changed, view) {
@@ -451,8 +494,7 @@ fn judge_range(
         if expected && !returned.contains(k) {
             let absent = ReadKv {
                 key: k.to_string(),
-                value: None,
-                mod_revision: 0,
+                ..ReadKv::default()
             };
             judge(&absent, &mut bad);
         }

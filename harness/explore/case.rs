@@ -40,6 +40,9 @@ pub struct CaseOutcome {
     pub elapsed: Duration,
     /// Of `elapsed`, the time the checks took.
     pub checking: Duration,
+    /// What the checks could not decide (see [`super::epoch::Recorded`]).
+    pub undecided: usize,
+    pub inconclusive: usize,
     /// Kept member logs, data dirs, history and timeline of a failed case.
     pub artifacts: Option<PathBuf>,
 }
@@ -206,6 +209,7 @@ impl<'a> Case<'a> {
             0,
             self.started,
         ));
+        self.runner.traffic_running = true;
         Ok(())
     }
 
@@ -297,6 +301,7 @@ impl<'a> Case<'a> {
                     self.started,
                 );
                 self.epoch = Some(e);
+                self.runner.traffic_running = true;
             }
         }
         None
@@ -313,6 +318,23 @@ impl<'a> Case<'a> {
         None
     }
 
+    /// The end of a healed case, traffic stopped: every member at one HashKV and one compact
+    /// revision ([`crate::check::verdict::Convergence::Settled`]; under traffic a member
+    /// behind the log may lag one compaction), logged as step `step`.
+    async fn settled(&mut self, step: usize) -> Option<String> {
+        if !self.runner.model.has_quorum() {
+            return None;
+        }
+        let t0 = Instant::now();
+        let result = self.runner.check().await;
+        let failed = result.as_ref().err().map(|e| format!("end of case: {e}"));
+        let logged = result
+            .map(|v| ("settled".to_string(), v))
+            .map_err(|e| e.to_string());
+        self.log(step, "end of case".into(), t0, logged).await;
+        failed
+    }
+
     /// Closes the running epoch, if any: its read-back and checks.
     async fn close_epoch(&mut self) -> Option<String> {
         let readers = if self.runner.model.has_quorum() {
@@ -321,6 +343,7 @@ impl<'a> Case<'a> {
             Vec::new()
         };
         let (e, c) = (self.epoch.take()?, self.runner.cluster.as_ref()?);
+        self.runner.traffic_running = false;
         e.close(
             c,
             readers,
@@ -354,6 +377,8 @@ impl<'a> Case<'a> {
             failure,
             elapsed: self.started.elapsed(),
             checking: self.recorded.checking,
+            undecided: self.recorded.undecided,
+            inconclusive: self.recorded.inconclusive,
             artifacts,
         }
     }
@@ -376,6 +401,10 @@ pub async fn run_case(
         failure = case.heal(steps.len() + 1).await;
     }
     let last = case.close_epoch().await;
-    let failure = failure.or(last).or_else(|| case.runner.fatal_log_lines());
+    let mut failure = failure.or(last);
+    if failure.is_none() {
+        failure = case.settled(steps.len() + 2).await;
+    }
+    let failure = failure.or_else(|| case.runner.fatal_log_lines());
     case.finish(failure)
 }

@@ -32,6 +32,11 @@ pub struct Recorded {
     pub leases: Vec<LeaseRecord>,
     /// Time the checks of every epoch took: what a case spends judging, not running.
     pub checking: Duration,
+    /// Reads and compares the whole-store check could not decide, and keys whose
+    /// linearizability search ran out of budget: neither passed nor failed, so the case line
+    /// says so.
+    pub undecided: usize,
+    pub inconclusive: usize,
 }
 
 /// The members traffic may use now: `live`, the live voting members, with the credentials
@@ -123,6 +128,8 @@ impl Epoch {
         let t0 = Instant::now();
         let verdict = chain::first_failure(&history, &watch, &leases, LINEARIZABLE_BUDGET);
         all.checking += t0.elapsed();
+        all.undecided += verdict.undecided;
+        all.inconclusive += verdict.gave_up.len();
         for (k, explored) in &verdict.gave_up {
             tracing::warn!("linearizability of {k:?}: gave up after {explored} states");
         }
@@ -192,6 +199,7 @@ async fn read_back(
                     key: key.clone(),
                     mod_revision: kv.as_ref().map_or(0, |(_, r)| *r),
                     value: kv.map(|(v, _)| v),
+                    ..ReadKv::default()
                 }],
                 deleted: None,
                 listed: None,

@@ -132,9 +132,10 @@ impl State<'_> {
         self.report.checking += outcome.checking;
         let n = self.report.cases_run + self.report.shrink_runs;
         let list: Vec<String> = drawn.1.iter().map(|s| s.to_string()).collect();
-        let verdict = outcome.failure.as_deref().map_or("ok".to_string(), |f| {
-            format!("FAIL: {}", f.lines().next().unwrap_or(""))
-        });
+        let verdict = match outcome.failure.as_deref() {
+            Some(f) => format!("FAIL: {}", f.lines().next().unwrap_or("")),
+            None => undecided_note(outcome).map_or("ok".into(), |n| format!("ok ({n})")),
+        };
         let kind = if self.shrinking { "shrink" } else { "case  " };
         let tries = try_of.map_or(String::new(), |(t, k)| format!(" try {t}/{k}"));
         let _ = writeln!(
@@ -159,6 +160,21 @@ impl State<'_> {
         }
         self.last_failure = Some((drawn.clone(), outcome));
     }
+}
+
+/// What a passing case's checks left open, if anything: never shown as a plain pass.
+fn undecided_note(o: &CaseOutcome) -> Option<String> {
+    let mut parts = Vec::new();
+    if o.undecided > 0 {
+        parts.push(format!("{} reads or compares undecided", o.undecided));
+    }
+    if o.inconclusive > 0 {
+        parts.push(format!(
+            "{} keys' linearizability inconclusive (search budget spent)",
+            o.inconclusive
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 fn remove_artifacts(o: &CaseOutcome) {
@@ -422,6 +438,8 @@ mod tests {
             leases: 0,
             elapsed: Duration::ZERO,
             checking: Duration::ZERO,
+            undecided: 0,
+            inconclusive: 0,
             artifacts: None,
         }
     }

@@ -130,11 +130,17 @@ impl TxnOp {
 
 /// A key as a read returned it: its value (`None`: absent) and mod revision (0 if absent). A
 /// keys-only range returns no values: its keys come with `value: None` and their mod revision.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `version` (puts since it was created) and `create_revision`: 0 if absent or not recorded
+/// (the harness's own read-back does not record them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadKv {
     pub key: String,
     pub value: Option<String>,
     pub mod_revision: i64,
+    #[serde(default)]
+    pub version: i64,
+    #[serde(default)]
+    pub create_revision: i64,
 }
 
 impl Request {

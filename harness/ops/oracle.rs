@@ -9,7 +9,8 @@ use std::time::Duration;
 use etcd_client::GetOptions;
 use tokio::time::Instant;
 
-use crate::check::{verdict, MemberObservation, Mismatch, Observation};
+use crate::check::verdict::{self, Convergence};
+use crate::check::{MemberObservation, Mismatch, Observation};
 use crate::cluster::{Cluster, ClusterError, HashKv, Member, RpcFailure};
 use crate::model::Model;
 
@@ -119,7 +120,11 @@ pub async fn observe(
                         o.hash = Some(h.hash);
                         o.compact_revision = Some(h.compact_revision);
                     }
-                    Err(e) => o.errors.push(e),
+                    Err(HashRefusal::CompactedAt(c, why)) => {
+                        o.compact_revision = Some(c);
+                        o.errors.push(why);
+                    }
+                    Err(HashRefusal::Other(why)) => o.errors.push(why),
                 }
             }
         }
@@ -138,26 +143,27 @@ async fn hash_round(
     cluster: &Cluster,
     members: &[usize],
     mut revision: i64,
-) -> (i64, Vec<(String, Result<HashKv, String>)>) {
+) -> (i64, Vec<(String, Result<HashKv, HashRefusal>)>) {
     let mut round = Vec::new();
-    for _ in 0..3 {
+    for attempt in 0..3 {
         round.clear();
         let mut compacted_above = None;
         for &i in members {
             let m = cluster.member(i);
-            let answer = match hash_at(m, revision).await {
-                Ok(h) => Ok(h),
-                Err(HashRefusal::CompactedAt(c, why)) => {
-                    compacted_above = compacted_above.max(Some(c));
-                    Err(why)
-                }
-                Err(HashRefusal::Other(why)) => Err(why),
-            };
+            let answer = hash_at(m, revision).await;
+            if let Err(HashRefusal::CompactedAt(c, _)) = &answer {
+                compacted_above = compacted_above.max(Some(*c));
+            }
             round.push((m.name.clone(), answer));
         }
-        if let Some(c) = compacted_above {
-            revision = revision.max(c + 1);
-            continue;
+        let last = attempt == 2;
+        match compacted_above {
+            Some(c) if !last && c >= revision => {
+                revision = c + 1;
+                continue;
+            }
+            Some(_) => break,
+            None => {}
         }
         let compacted: std::collections::BTreeSet<Option<i64>> = round
             .iter()
@@ -207,11 +213,11 @@ async fn hash_at(m: &Member, revision: i64) -> Result<HashKv, HashRefusal> {
 }
 
 /// All verdicts on one observation (data and convergence only while the model has quorum).
-pub fn judge(model: &Model, obs: &Observation) -> Vec<Mismatch> {
+pub fn judge(model: &Model, obs: &Observation, how: Convergence) -> Vec<Mismatch> {
     let mut out = verdict::versions(model, obs);
     if model.has_quorum() {
         out.extend(verdict::data(model, obs));
-        out.extend(verdict::convergence(obs));
+        out.extend(verdict::convergence(obs, how));
     }
     out
 }
@@ -222,6 +228,7 @@ pub async fn check(
     cluster: &Cluster,
     model: &Model,
     traffic_prefix: Option<&str>,
+    how: Convergence,
     last_revisions: &mut BTreeMap<String, i64>,
     timeout: Duration,
 ) -> Result<Observation, Vec<Mismatch>> {
@@ -245,7 +252,7 @@ pub async fn check(
                 return Err(vec![m]);
             }
         };
-        let mismatches = judge(model, &obs);
+        let mismatches = judge(model, &obs, how);
         // Versions may take the leader's monitor interval to converge; once they agree, the
         // data has no such excuse: followers apply within moments, so its wait is short (but
         // always long enough for a second observation).

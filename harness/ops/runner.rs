@@ -12,6 +12,7 @@ use super::error::StepError;
 use super::op::{Hold, Op, Target};
 use super::oracle;
 use crate::check::logs;
+use crate::check::verdict::Convergence;
 use crate::cluster::Cluster;
 use crate::model::Model;
 use crate::release::{Release, ReleaseStore};
@@ -27,6 +28,9 @@ pub struct Runner<'a> {
     pub(super) store: &'a ReleaseStore,
     /// Keys under this prefix belong to concurrent traffic, checked by its history instead.
     pub traffic_prefix: Option<String>,
+    /// Traffic writes while the oracle observes: HashKV is compared as
+    /// [`Convergence::Moving`], else as [`Convergence::Settled`].
+    pub traffic_running: bool,
     /// The revision of the last compaction.
     pub(super) compacted: i64,
     pub cluster: Option<Cluster>,
@@ -51,6 +55,7 @@ impl<'a> Runner<'a> {
         Runner {
             store,
             traffic_prefix: None,
+            traffic_running: false,
             compacted: 0,
             cluster: None,
             model: Model::default(),
@@ -234,6 +239,11 @@ impl<'a> Runner<'a> {
             c,
             &self.model,
             self.traffic_prefix.as_deref(),
+            if self.traffic_running {
+                Convergence::Moving
+            } else {
+                Convergence::Settled
+            },
             &mut self.last_revisions,
             AGREEMENT_TIMEOUT,
         )

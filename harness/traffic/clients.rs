@@ -236,6 +236,8 @@ fn read_kv(key: &str, kv: Option<&KeyValue>) -> ReadKv {
         key: key.to_string(),
         value: kv.map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
         mod_revision: kv.map_or(0, |kv| kv.mod_revision()),
+        version: kv.map_or(0, |kv| kv.version()),
+        create_revision: kv.map_or(0, |kv| kv.create_revision()),
     }
 }
 
@@ -245,6 +247,8 @@ fn listed_kv(kv: &KeyValue, keys_only: bool) -> ReadKv {
         key: String::from_utf8_lossy(kv.key()).into_owned(),
         value: (!keys_only).then(|| String::from_utf8_lossy(kv.value()).into_owned()),
         mod_revision: kv.mod_revision(),
+        version: kv.version(),
+        create_revision: kv.create_revision(),
     }
 }
 

@@ -5,7 +5,7 @@
 //! in its replay file.
 //!
 //! - [`Profile::Etcd`]: etcd's API broadly — puts, deletes, compare-and-swap, multi-key txns
-//!   with compares on value or mod revision, linearizable and serializable gets, ranges with a
+//!   with compares on value, mod revision, version or create revision, linearizable and serializable gets, ranges with a
 //!   limit or keys only, ranges at a past revision (some compacted, some in the future).
 //! - [`Profile::Kubernetes`]: what the apiserver sends — every write a txn guarded on the mod
 //!   revision it last read (create-if-absent on mod revision 0, optimistic update, guarded
@@ -293,8 +293,8 @@ impl Chooser {
         }
     }
 
-    /// A txn over 2–4 distinct keys: compares on one or two of them (the value or the mod
-    /// revision this client last read, so either branch is taken), then puts or a delete on
+    /// A txn over 2–4 distinct keys: compares on one or two of them (the value, mod revision,
+    /// version or create revision this client last read, so either branch is taken), then puts or a delete on
     /// those keys and a get of another; else gets of the compared keys.
     fn multi_key_txn(&self, rng: &mut StdRng, value: &str) -> Request {
         let width = rng.gen_range(2..=4.min(self.keys.max(2)));
@@ -310,10 +310,11 @@ impl Chooser {
             .iter()
             .map(|k| {
                 let seen = self.last_seen.get(k);
-                let target = if rng.gen_bool(0.5) {
-                    CompareTarget::Value(seen.and_then(|kv| kv.value.clone()))
-                } else {
-                    CompareTarget::ModRevision(seen.map_or(0, |kv| kv.mod_revision))
+                let target = match rng.gen_range(0..4) {
+                    0 => CompareTarget::Value(seen.and_then(|kv| kv.value.clone())),
+                    1 => CompareTarget::ModRevision(seen.map_or(0, |kv| kv.mod_revision)),
+                    2 => CompareTarget::Version(seen.map_or(0, |kv| kv.version)),
+                    _ => CompareTarget::CreateRevision(seen.map_or(0, |kv| kv.create_revision)),
                 };
                 history::Compare {
                     key: k.clone(),
@@ -384,6 +385,7 @@ mod tests {
             key: k.into(),
             value: Some(format!("v{r}")),
             mod_revision: r,
+            ..ReadKv::default()
         };
         let page = |kvs, more| Outcome::Ok {
             revision: 40,

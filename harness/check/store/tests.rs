@@ -34,6 +34,7 @@ fn kv(key: &str, value: Option<&str>, mod_revision: i64) -> ReadKv {
         key: key.into(),
         value: value.map(str::to_string),
         mod_revision,
+        ..ReadKv::default()
     }
 }
 
@@ -624,4 +625,94 @@ fn a_range_served_below_an_acknowledged_compaction_is_caught() {
             listed(4, vec![kv("a/2", Some("y"), 3)], 1, false),
         ),
     ]));
+}
+
+/// `a` put at 2 and 3, deleted at 4, put again at 5: at 3 it is at version 2, created at 2;
+/// at 5 at version 1, created at 5.
+fn a_life() -> Vec<Event> {
+    vec![
+        ev(1, (0, 10), put("a", "1"), Outcome::ok(2)),
+        ev(1, (20, 30), put("a", "2"), Outcome::ok(3)),
+        ev(
+            1,
+            (40, 50),
+            Request::Delete { key: "a".into() },
+            Outcome::Ok {
+                deleted: Some(1),
+                listed: None,
+                revision: 4,
+                value: None,
+                succeeded: None,
+                kvs: Vec::new(),
+            },
+        ),
+        ev(1, (60, 70), put("a", "3"), Outcome::ok(5)),
+    ]
+}
+
+/// `if <target on a> then put b`, invoked at `t`, applied at `revision`.
+fn txn_on_a(target: CompareTarget, t: u64, revision: i64, succeeded: bool) -> Event {
+    ev(
+        2,
+        (t, t + 5),
+        Request::Txn {
+            compares: vec![Compare {
+                key: "a".into(),
+                target,
+            }],
+            then: vec![TxnOp::Put {
+                key: "b".into(),
+                value: format!("b{revision}"),
+            }],
+            otherwise: vec![],
+        },
+        txn_outcome(revision, succeeded, vec![]),
+    )
+}
+
+fn read_life(t: u64, revision: i64, value: &str, mod_revision: i64, life: (i64, i64)) -> Event {
+    let mut o = read("a", revision, Some(value), mod_revision);
+    if let Outcome::Ok { kvs, .. } = &mut o {
+        (kvs[0].version, kvs[0].create_revision) = life;
+    }
+    ev(3, (t, t + 5), get("a"), o)
+}
+
+#[test]
+fn compares_and_reads_of_version_and_create_revision_that_agree_pass() {
+    let mut events = a_life();
+    events.insert(2, read_life(32, 3, "2", 3, (2, 2)));
+    events.push(txn_on_a(CompareTarget::Version(1), 80, 6, true));
+    events.push(txn_on_a(CompareTarget::CreateRevision(5), 90, 7, true));
+    events.push(txn_on_a(CompareTarget::CreateRevision(2), 100, 7, false));
+    events.push(read_life(110, 7, "3", 5, (1, 5)));
+    assert_passes(events);
+}
+
+#[test]
+fn a_compare_on_version_or_create_revision_taking_the_wrong_branch_is_caught() {
+    let mut events = a_life();
+    // a was created again at 5: version 1, not 2.
+    events.push(txn_on_a(CompareTarget::Version(2), 80, 6, true));
+    assert_caught(
+        events,
+        "then branch taken, but on the state at revision 5 its compares do not hold",
+    );
+    let mut events = a_life();
+    events.push(txn_on_a(CompareTarget::CreateRevision(5), 80, 5, false));
+    assert_caught(
+        events,
+        "else branch taken, but on the state at revision 5 its compares hold",
+    );
+}
+
+#[test]
+fn a_read_with_the_wrong_version_or_create_revision_is_caught() {
+    let mut events = a_life();
+    // The version of the key's first life, after it was deleted and created again.
+    events.push(read_life(80, 5, "3", 5, (3, 2)));
+    assert_caught(
+        events,
+        "a = \"3\" has version 3 and create revision 2, but its writes give version 1 and create revision 5",
+    );
 }
