@@ -426,24 +426,25 @@ fn refused(why: ReadRefusal) -> Outcome {
     }
 }
 
+/// Client `client` deleted `key` (it was there) at `revision`.
+fn deleted(client: u32, t: (u64, u64), key: &str, revision: i64) -> Event {
+    let outcome = Outcome::Ok {
+        deleted: Some(1),
+        listed: None,
+        revision,
+        value: None,
+        succeeded: None,
+        kvs: Vec::new(),
+    };
+    ev(client, t, Request::Delete { key: key.into() }, outcome)
+}
+
 /// `a/1` at 2, `a/2` at 3, `a/1` deleted at 4, then the given ranges.
 fn with_ranges(ranges: Vec<(Request, Outcome)>) -> Vec<Event> {
     let mut events = vec![
         ev(1, (0, 10), put("a/1", "x"), Outcome::ok(2)),
         ev(1, (20, 30), put("a/2", "y"), Outcome::ok(3)),
-        ev(
-            1,
-            (40, 50),
-            Request::Delete { key: "a/1".into() },
-            Outcome::Ok {
-                deleted: Some(1),
-                listed: None,
-                revision: 4,
-                value: None,
-                succeeded: None,
-                kvs: Vec::new(),
-            },
-        ),
+        deleted(1, (40, 50), "a/1", 4),
     ];
     for (n, (request, outcome)) in ranges.into_iter().enumerate() {
         let t = 100 + 20 * n as u64;
@@ -633,19 +634,7 @@ fn a_life() -> Vec<Event> {
     vec![
         ev(1, (0, 10), put("a", "1"), Outcome::ok(2)),
         ev(1, (20, 30), put("a", "2"), Outcome::ok(3)),
-        ev(
-            1,
-            (40, 50),
-            Request::Delete { key: "a".into() },
-            Outcome::Ok {
-                deleted: Some(1),
-                listed: None,
-                revision: 4,
-                value: None,
-                succeeded: None,
-                kvs: Vec::new(),
-            },
-        ),
+        deleted(1, (40, 50), "a", 4),
         ev(1, (60, 70), put("a", "3"), Outcome::ok(5)),
     ]
 }
