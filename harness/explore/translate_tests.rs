@@ -335,6 +335,23 @@ fn one_member_has_no_leader_to_move_nor_peers_to_cut() {
         assert!(one(&one_m, &one_model, step.clone()).is_empty(), "{step}");
         assert_eq!(one(&members, &model, step.clone()).len(), 1, "{step}");
     }
+    // One voter and learners: the voter alone is a quorum, so cutting it off cannot stop a
+    // write (explore --releases 3.5.16 --seed 7 drew `learner-add(0), partition(0)` on one
+    // member, and the model wrongly expected no commit).
+    let (three, mut with_learners) = cluster([OLDER; 3]);
+    for n in ["m2", "m3"] {
+        with_learners.members.get_mut(n).unwrap().learner = true;
+    }
+    for step in [
+        Step::Partition(0),
+        Step::PartitionLeader,
+        Step::CutOffBehind(0),
+    ] {
+        assert!(
+            one(&three, &with_learners, step.clone()).is_empty(),
+            "{step}"
+        );
+    }
     // A member update restarts the member on its new peer URL through another member: the
     // first 20-minute validate of 3.4.23 → 3.5.16 drew it on one member ("no other live
     // member", a harness precondition, not etcd).
