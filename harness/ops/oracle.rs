@@ -178,7 +178,8 @@ async fn hash_round(
 
 /// Why a member gave no hash at the revision asked.
 enum HashRefusal {
-    /// Compacted at this revision or above it (its current compact revision), with the error.
+    /// Refused as out of range, with the member's compact revision: compacted at or past the
+    /// revision if that is at least it, else not there yet (a member behind).
     CompactedAt(i64, String),
     Other(String),
 }
