@@ -7,6 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::EtcdRefusal;
+
 /// A KV request. Values are unique per write (`c<client>-<n>`), so a read names the write it saw.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -64,18 +66,12 @@ pub enum ReadRefusal {
 }
 
 impl ReadRefusal {
-    /// The refusal a gRPC status message stands for. Both refusals share the code
-    /// `OutOfRange`; the description is the error's identity in etcd's API (its own Go client
-    /// maps errors back by it, `rpctypes.errStringToError`), sent verbatim and the same in
-    /// every pinned release.
+    /// The read refusal a gRPC status message stands for (etcd's descriptions, one table:
+    /// [`EtcdRefusal`]).
     pub fn from_grpc(message: &str) -> Option<ReadRefusal> {
-        match message {
-            "etcdserver: mvcc: required revision has been compacted" => {
-                Some(ReadRefusal::Compacted)
-            }
-            "etcdserver: mvcc: required revision is a future revision" => {
-                Some(ReadRefusal::FutureRevision)
-            }
+        match EtcdRefusal::from_grpc(message)? {
+            EtcdRefusal::Compacted => Some(ReadRefusal::Compacted),
+            EtcdRefusal::FutureRevision => Some(ReadRefusal::FutureRevision),
             _ => None,
         }
     }

@@ -53,6 +53,11 @@ pub enum EtcdRefusal {
     UserEmpty,
     /// `etcdserver: authentication failed, invalid user ID or password`.
     AuthFailed,
+    /// `etcdserver: mvcc: required revision has been compacted` (a range or HashKV below the
+    /// compact revision; code OutOfRange, as the next one).
+    Compacted,
+    /// `etcdserver: mvcc: required revision is a future revision`.
+    FutureRevision,
 }
 
 /// etcd's gRPC error descriptions, each with its variant (`rpctypes/error.go`, identical text
@@ -90,6 +95,14 @@ const GRPC_DESCRIPTIONS: &[(&str, EtcdRefusal)] = &[
     (
         "etcdserver: Peer URLs already exists",
         EtcdRefusal::PeerUrlExists,
+    ),
+    (
+        "etcdserver: mvcc: required revision has been compacted",
+        EtcdRefusal::Compacted,
+    ),
+    (
+        "etcdserver: mvcc: required revision is a future revision",
+        EtcdRefusal::FutureRevision,
     ),
 ];
 

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 
 use crate::check::verdict::{self, Convergence};
 use crate::check::{MemberObservation, Mismatch, Observation};
-use crate::cluster::{Cluster, ClusterError, HashKv, Member, RpcFailure};
-use crate::model::Model;
+use crate::cluster::{Cluster, HashKv, Member};
+use crate::model::{EtcdRefusal, Model};
 
 /// How long data and HashKV may take to agree once versions do.
 const DATA_TIMEOUT: Duration = Duration::from_secs(8);
@@ -184,7 +184,7 @@ enum HashRefusal {
     Other(String),
 }
 
-/// HashKV at `revision` on `m`. A refusal as out of range means the member compacted at or
+/// HashKV at `revision` on `m`. A refusal as compacted or future means the member compacted at or
 /// above `revision` (3.3 and 3.4 refuse `rev <= compactRev` in `HashByRev`, 3.5 only below):
 /// its hash at its current revision then tells its compact revision, and is the answer if
 /// its current revision is still `revision` (an idle store compacted at exactly its
@@ -192,23 +192,24 @@ enum HashRefusal {
 async fn hash_at(m: &Member, revision: i64) -> Result<HashKv, HashRefusal> {
     match m.hash_kv(revision).await {
         Ok(h) => Ok(h),
-        Err(ClusterError::Rpc {
-            source: RpcFailure::Etcd(etcd_client::Error::GRpcStatus(s)),
-            ..
-        }) if s.code() == tonic::Code::OutOfRange => match m.hash_kv(0).await {
-            Ok(h) if h.revision == revision => Ok(h),
-            Ok(h) => Err(HashRefusal::CompactedAt(
-                h.compact_revision,
-                format!(
-                    "member {}: hashkv at {revision}: {}; compacted at {}, now at {}",
-                    m.name,
-                    s.message(),
+        Err(e)
+            if matches!(
+                e.refusal(),
+                Some(EtcdRefusal::Compacted | EtcdRefusal::FutureRevision)
+            ) =>
+        {
+            match m.hash_kv(0).await {
+                Ok(h) if h.revision == revision => Ok(h),
+                Ok(h) => Err(HashRefusal::CompactedAt(
                     h.compact_revision,
-                    h.revision
-                ),
-            )),
-            Err(e) => Err(HashRefusal::Other(e.to_string())),
-        },
+                    format!(
+                        "{e}; compacted at {}, now at {}",
+                        h.compact_revision, h.revision
+                    ),
+                )),
+                Err(e) => Err(HashRefusal::Other(e.to_string())),
+            }
+        }
         Err(e) => Err(HashRefusal::Other(e.to_string())),
     }
 }
