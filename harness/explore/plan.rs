@@ -332,13 +332,17 @@ mod tests {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 
+    fn runner(seed: u8) -> TestRunner {
+        TestRunner::new_with_rng(
+            Default::default(),
+            TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
+        )
+    }
+
     #[test]
     fn same_seed_same_sequence() {
         let gen = |seed: u8| {
-            let mut r = TestRunner::new_with_rng(
-                Default::default(),
-                TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
-            );
+            let mut r = runner(seed);
             sequence(&Weights::default(), 8)
                 .new_tree(&mut r)
                 .unwrap()
@@ -358,10 +362,7 @@ mod tests {
 
     #[test]
     fn each_kind_is_named_as_its_steps_print() {
-        let mut r = TestRunner::new_with_rng(
-            Default::default(),
-            TestRng::from_seed(RngAlgorithm::ChaCha, &[3; 32]),
-        );
+        let mut r = runner(3);
         for (kind, _, strategy) in arms(&Weights::default()) {
             let drawn = strategy.new_tree(&mut r).unwrap().current().to_string();
             assert_eq!(drawn.split('(').next(), Some(kind), "{drawn}");
@@ -373,10 +374,7 @@ mod tests {
         let w = Weights::default()
             .without(["kill-during-defrag", "kill"])
             .unwrap();
-        let mut r = TestRunner::new_with_rng(
-            Default::default(),
-            TestRng::from_seed(RngAlgorithm::ChaCha, &[1; 32]),
-        );
+        let mut r = runner(1);
         let mut kill_leader = 0;
         for _ in 0..500 {
             let s = step(&w).new_tree(&mut r).unwrap().current();
@@ -396,10 +394,7 @@ mod tests {
 
     #[test]
     fn zero_weight_steps_are_never_drawn() {
-        let mut r = TestRunner::new_with_rng(
-            Default::default(),
-            TestRng::from_seed(RngAlgorithm::ChaCha, &[1; 32]),
-        );
+        let mut r = runner(1);
         for _ in 0..200 {
             let s = step(&Weights::default())
                 .new_tree(&mut r)
