@@ -361,6 +361,7 @@ fn traffic_cmd(
             request: Request::Put {
                 key: "k/end".into(),
                 value: "end".into(),
+                prev_kv: false,
             },
             outcome: Outcome::ok(end),
         });

@@ -297,7 +297,8 @@ fn member_logs_show_fatal_lines_only_when_etcd_fails_zap() {
 /// Every request kind of both traffic profiles on a real 3.5.16 cluster, with a watch over the
 /// same keys, judged by the whole-store check: it passes, decides every read and compare (the
 /// watch covered the whole run), and each kind was sent and answered the way the API promises
-/// (the etcd mix: puts, compare-and-swaps, deletes, multi-key txns taking either branch, on
+/// (the etcd mix: puts, compare-and-swaps, deletes, puts and deletes returning the previous
+/// key-value, multi-key txns taking either branch, on
 /// compares of value, mod revision, version and create revision,
 /// linearizable and serializable gets, ranges with a limit or keys only, ranges at a past
 /// revision and refused at a future one; the Kubernetes mix: create-if-absent, optimistic
@@ -352,6 +353,7 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
                 request: Request::Put {
                     key: end_key,
                     value: "end".into(),
+                    prev_kv: false,
                 },
                 outcome: Outcome::ok(end),
             });
@@ -405,6 +407,8 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
                     ("put", count(&|r, o| matches!(r, Request::Put { .. }) && matches!(o, Outcome::Ok { .. }))),
                     ("cas", count(&|r, o| matches!(r, Request::Cas { .. }) && matches!(o, Outcome::Ok { succeeded: Some(true), .. }))),
                     ("delete", count(&|r, o| matches!(r, Request::Delete { .. }) && matches!(o, Outcome::Ok { deleted: Some(1), .. }))),
+                    ("put with prev_kv of a present key", count(&|r, o| matches!(r, Request::Put { prev_kv: true, .. }) && matches!(o, Outcome::Ok { kvs, .. } if kvs.iter().any(|kv| kv.mod_revision > 0)))),
+                    ("delete with prev_kv of what it deleted", count(&|r, o| matches!(r, Request::Delete { prev_kv: true, .. }) && matches!(o, Outcome::Ok { deleted: Some(1), kvs, .. } if kvs.iter().any(|kv| kv.mod_revision > 0)))),
                     ("serializable get", count(&|r, o| matches!(r, Request::Get { serializable: true, .. }) && matches!(o, Outcome::Ok { .. }))),
                     ("range refused as a future revision", refused(ReadRefusal::FutureRevision)),
                 ]),

@@ -76,6 +76,7 @@ mod tests {
             request: Request::Put {
                 key: "k".into(),
                 value: value.into(),
+                prev_kv: false,
             },
             outcome: Outcome::Ok {
                 listed: None,

@@ -268,6 +268,7 @@ mod tests {
         Request::Put {
             key: "k".into(),
             value: v.into(),
+            prev_kv: false,
         }
     }
     fn get() -> Request {

@@ -69,6 +69,7 @@ mod tests {
         Request::Put {
             key: k.into(),
             value: "v".into(),
+            prev_kv: false,
         }
     }
 
@@ -150,6 +151,7 @@ mod tests {
         let put = Request::Put {
             key: "k/1".into(),
             value: "v".into(),
+            prev_kv: false,
         };
         let lagging = History {
             events: vec![ev(1, put.clone(), 7, None), ev(1, range(true), 5, None)],

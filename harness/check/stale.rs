@@ -84,6 +84,7 @@ mod tests {
         let put = |v: &str| Request::Put {
             key: "k".into(),
             value: v.into(),
+            prev_kv: false,
         };
         let ok = Outcome::Ok {
             listed: None,

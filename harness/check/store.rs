@@ -654,8 +654,8 @@ fn real_time(events: &[Event], timeline: &Timeline) -> Vec<String> {
 
 fn describe(r: &Request) -> String {
     match r {
-        Request::Put { key, value } => format!("put {key} = {value:?}"),
-        Request::Delete { key } => format!("delete {key}"),
+        Request::Put { key, value, .. } => format!("put {key} = {value:?}"),
+        Request::Delete { key, .. } => format!("delete {key}"),
         Request::Cas { key, expect, value } => {
             format!("cas {key}: {} → {value:?}", show(expect.as_deref()))
         }

@@ -168,6 +168,7 @@ mod tests {
             request: Request::Put {
                 key: key.into(),
                 value: value.into(),
+                prev_kv: false,
             },
             outcome: Outcome::Ok {
                 listed: None,

@@ -171,6 +171,7 @@ async fn sentinel(
         request: Request::Put {
             key,
             value: "end-of-epoch".into(),
+            prev_kv: false,
         },
         outcome: Outcome::ok(revision),
     });

@@ -534,6 +534,7 @@ mod tests {
             request: crate::history::kv::Request::Put {
                 key: "k".into(),
                 value: format!("v{t_ms}"),
+                prev_kv: false,
             },
             outcome: if ok {
                 Outcome::Ok {

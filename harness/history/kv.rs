@@ -13,12 +13,20 @@ use crate::model::EtcdRefusal;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
+    /// A put; with `prev_kv` its answer carries the key as it was before (in `kvs`, absent
+    /// too), which must be the state just below the put's revision.
     Put {
         key: String,
         value: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        prev_kv: bool,
     },
+    /// A delete; with `prev_kv` its answer carries the key as it was before (in `kvs`: what it
+    /// deleted, or absent when it deleted nothing).
     Delete {
         key: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        prev_kv: bool,
     },
     /// Txn: if the key's value equals `expect` (absent: `None`) then put `value`.
     Cas {
@@ -144,7 +152,7 @@ impl Request {
     pub fn key(&self) -> &str {
         match self {
             Request::Put { key, .. }
-            | Request::Delete { key }
+            | Request::Delete { key, .. }
             | Request::Cas { key, .. }
             | Request::Get { key, .. } => key,
             Request::Txn { .. } => self.keys().first().copied().unwrap_or(""),
@@ -166,7 +174,7 @@ impl Request {
                 .chain(then.iter().chain(otherwise).map(TxnOp::key))
                 .collect(),
             Request::Put { key, .. }
-            | Request::Delete { key }
+            | Request::Delete { key, .. }
             | Request::Cas { key, .. }
             | Request::Get { key, .. } => vec![key.as_str()],
             // A range touches keys it does not name; a compaction, none.
@@ -201,8 +209,8 @@ impl Request {
                 .collect()
         }
         match self {
-            Request::Put { key, value } => vec![(key, Some(value))],
-            Request::Delete { key } => vec![(key, None)],
+            Request::Put { key, value, .. } => vec![(key, Some(value))],
+            Request::Delete { key, .. } => vec![(key, None)],
             Request::Cas { key, value, .. } if succeeded != Some(false) => {
                 vec![(key, Some(value))]
             }
@@ -251,7 +259,7 @@ pub enum Outcome {
         value: Option<String>,
         succeeded: Option<bool>,
         /// What the reads returned, whole: a get's key (absent too), a txn's gets in branch
-        /// order. Empty for writes.
+        /// order, the previous key of a put or delete with `prev_kv`. Empty for other writes.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         kvs: Vec<ReadKv>,
         /// Keys a delete removed (a delete of an absent key creates no revision).

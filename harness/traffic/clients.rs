@@ -11,7 +11,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, GetOptions, KeyValue, Txn, TxnOp, TxnOpResponse,
+    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KeyValue, PutOptions,
+    Txn, TxnOp, TxnOpResponse,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -276,17 +277,33 @@ fn compare(c: &history::Compare) -> Compare {
 async fn execute(mut c: Client, r: &Request, timeout: Duration) -> Outcome {
     let fut = async {
         match r {
-            Request::Put { key, value } => c
-                .put(key.as_str(), value.as_str(), None)
-                .await
-                .map(|resp| Outcome::ok(header_revision(resp.header()))),
-            Request::Delete { key } => c.delete(key.as_str(), None).await.map(|resp| {
-                let mut o = Outcome::ok(header_revision(resp.header()));
-                if let Outcome::Ok { deleted, .. } = &mut o {
-                    *deleted = Some(resp.deleted());
-                }
-                o
-            }),
+            Request::Put {
+                key,
+                value,
+                prev_kv,
+            } => {
+                let opts = prev_kv.then(|| PutOptions::new().with_prev_key());
+                c.put(key.as_str(), value.as_str(), opts).await.map(|resp| {
+                    let mut o = Outcome::ok(header_revision(resp.header()));
+                    if let (Outcome::Ok { kvs, .. }, true) = (&mut o, *prev_kv) {
+                        kvs.push(read_kv(key, resp.prev_key()));
+                    }
+                    o
+                })
+            }
+            Request::Delete { key, prev_kv } => {
+                let opts = prev_kv.then(|| DeleteOptions::new().with_prev_key());
+                c.delete(key.as_str(), opts).await.map(|resp| {
+                    let mut o = Outcome::ok(header_revision(resp.header()));
+                    if let Outcome::Ok { deleted, kvs, .. } = &mut o {
+                        *deleted = Some(resp.deleted());
+                        if *prev_kv {
+                            kvs.push(read_kv(key, resp.prev_kvs().first()));
+                        }
+                    }
+                    o
+                })
+            }
             Request::Cas { key, expect, value } => {
                 let cmp = compare(&history::Compare {
                     key: key.clone(),
@@ -450,6 +467,7 @@ mod tests {
         let put = Request::Put {
             key: "k".into(),
             value: "v".into(),
+            prev_kv: false,
         };
         let status = |code, msg: &str| etcd_client::Error::GRpcStatus(Status::new(code, msg));
         assert!(matches!(classify(&put, None), Outcome::Unknown { .. }));

@@ -4,7 +4,8 @@
 //! paginated list in progress). One profile per case, drawn with its configuration and recorded
 //! in its replay file.
 //!
-//! - [`Profile::Etcd`]: etcd's API broadly — puts, deletes, compare-and-swap, multi-key txns
+//! - [`Profile::Etcd`]: etcd's API broadly — puts and deletes (some asking for the previous
+//!   key-value), compare-and-swap, multi-key txns
 //!   with compares on value, mod revision, version or create revision, linearizable and serializable gets, ranges with a
 //!   limit or keys only, ranges at a past revision (some compacted, some in the future).
 //! - [`Profile::Kubernetes`]: what the apiserver sends — every write a txn guarded on the mod
@@ -137,6 +138,8 @@ impl Chooser {
                 keys_only,
                 ..
             } => *revision == 0 && !keys_only,
+            // A put's or delete's kvs are the key before it: no longer current.
+            Request::Put { .. } | Request::Delete { .. } => false,
             _ => true,
         };
         if current {
@@ -202,12 +205,19 @@ impl Chooser {
     fn etcd(&mut self, rng: &mut StdRng, value: String) -> Request {
         let key = self.key(rng);
         match rng.gen_range(0..100) {
-            0..=27 => Request::Put { key, value },
+            0..=27 => Request::Put {
+                key,
+                value,
+                prev_kv: rng.gen_bool(0.3),
+            },
             28..=39 => {
                 let expect = self.last_seen.get(&key).and_then(|kv| kv.value.clone());
                 Request::Cas { key, expect, value }
             }
-            40..=44 => Request::Delete { key },
+            40..=44 => Request::Delete {
+                key,
+                prev_kv: rng.gen_bool(0.5),
+            },
             45..=54 => self.multi_key_txn(rng, &value),
             55..=74 => Request::Get {
                 key,
@@ -433,7 +443,9 @@ mod tests {
             for n in 0..2000 {
                 let r = c.next(&mut rng, format!("v{n}"));
                 kinds.insert(match &r {
+                    Request::Put { prev_kv: true, .. } => "put with prev_kv",
                     Request::Put { .. } => "put",
+                    Request::Delete { prev_kv: true, .. } => "delete with prev_kv",
                     Request::Delete { .. } => "delete",
                     Request::Cas { .. } => "cas",
                     Request::Get {
@@ -461,10 +473,12 @@ mod tests {
                 Profile::Etcd => &[
                     "cas",
                     "delete",
+                    "delete with prev_kv",
                     "get",
                     "keys-only range",
                     "multi-key txn",
                     "put",
+                    "put with prev_kv",
                     "range",
                     "range with limit",
                     "revisioned range",

@@ -16,9 +16,14 @@ fn ev(client: u32, t: (u64, u64), request: Request, outcome: Outcome) -> Event {
 }
 
 fn put(key: &str, value: &str) -> Request {
+    put_asking(key, value, false)
+}
+
+fn put_asking(key: &str, value: &str, prev_kv: bool) -> Request {
     Request::Put {
         key: key.into(),
         value: value.into(),
+        prev_kv,
     }
 }
 
@@ -351,7 +356,15 @@ fn an_unknown_delete_leaves_a_read_undecided_only_outside_the_watch() {
     let history = History {
         events: vec![
             ev(1, (0, 10), put("a", "1"), Outcome::ok(2)),
-            ev(2, (20, 30), Request::Delete { key: "a".into() }, unknown()),
+            ev(
+                2,
+                (20, 30),
+                Request::Delete {
+                    key: "a".into(),
+                    prev_kv: false,
+                },
+                unknown(),
+            ),
             ev(3, (40, 50), get("a"), read("a", 3, None, 0)),
         ],
     };
@@ -436,7 +449,15 @@ fn deleted(client: u32, t: (u64, u64), key: &str, revision: i64) -> Event {
         succeeded: None,
         kvs: Vec::new(),
     };
-    ev(client, t, Request::Delete { key: key.into() }, outcome)
+    ev(
+        client,
+        t,
+        Request::Delete {
+            key: key.into(),
+            prev_kv: false,
+        },
+        outcome,
+    )
 }
 
 /// `a/1` at 2, `a/2` at 3, `a/1` deleted at 4, then the given ranges.
@@ -704,4 +725,79 @@ fn a_read_with_the_wrong_version_or_create_revision_is_caught() {
         events,
         "a = \"3\" has version 3 and create revision 2, but its writes give version 1 and create revision 5",
     );
+}
+
+/// The answer of a put or delete with `prev_kv` at `revision`: its previous key `prev`.
+fn with_prev(revision: i64, prev: ReadKv, deleted: Option<i64>) -> Outcome {
+    Outcome::Ok {
+        listed: None,
+        revision,
+        value: None,
+        succeeded: None,
+        kvs: vec![prev],
+        deleted,
+    }
+}
+
+fn put_prev(key: &str, value: &str) -> Request {
+    put_asking(key, value, true)
+}
+
+fn delete_prev(key: &str) -> Request {
+    Request::Delete {
+        key: key.into(),
+        prev_kv: true,
+    }
+}
+
+/// `a` = 1 at 2, = 2 at 3 (prev 1), deleted at 4 (prev 2), deleted again at 4 (nothing, prev
+/// absent), = 3 at 5 (prev absent).
+fn prev_kv_history(prevs: [ReadKv; 4]) -> Vec<Event> {
+    let [p3, p4, p4_again, p5] = prevs;
+    vec![
+        ev(1, (0, 10), put("a", "1"), Outcome::ok(2)),
+        ev(1, (20, 30), put_prev("a", "2"), with_prev(3, p3, None)),
+        ev(2, (40, 50), delete_prev("a"), with_prev(4, p4, Some(1))),
+        ev(
+            2,
+            (60, 70),
+            delete_prev("a"),
+            with_prev(4, p4_again, Some(0)),
+        ),
+        ev(1, (80, 90), put_prev("a", "3"), with_prev(5, p5, None)),
+    ]
+}
+
+/// The true previous key-values of [`prev_kv_history`].
+fn true_prevs() -> [ReadKv; 4] {
+    [
+        kv("a", Some("1"), 2),
+        kv("a", Some("2"), 3),
+        kv("a", None, 0),
+        kv("a", None, 0),
+    ]
+}
+
+#[test]
+fn previous_key_values_of_puts_and_deletes_that_agree_pass() {
+    assert_passes(prev_kv_history(true_prevs()));
+}
+
+#[test]
+fn a_wrong_previous_key_value_is_caught() {
+    let wrong = [
+        // The put at 3 claims a was absent before it (it was 1).
+        (0, kv("a", None, 0), "put a = \"2\""),
+        // The delete at 4 claims it removed the value of revision 2, not 3's.
+        (1, kv("a", Some("1"), 2), "delete a"),
+        // The delete that deleted nothing claims a key was there.
+        (2, kv("a", Some("2"), 3), "delete a"),
+        // The put at 5 claims the deleted key was still there.
+        (3, kv("a", Some("2"), 3), "put a = \"3\""),
+    ];
+    for (n, prev, says) in wrong {
+        let mut prevs = true_prevs();
+        prevs[n] = prev;
+        assert_caught(prev_kv_history(prevs), says);
+    }
 }
