@@ -298,7 +298,7 @@ fn member_logs_show_fatal_lines_only_when_etcd_fails_zap() {
 /// same keys, judged by the whole-store check: it passes, decides every read and compare (the
 /// watch covered the whole run), and each kind was sent and answered the way the API promises
 /// (the etcd mix: puts, compare-and-swaps, deletes, puts and deletes returning the previous
-/// key-value, multi-key txns taking either branch, on
+/// key-value, prefix deletes of several keys, multi-key txns taking either branch, on
 /// compares of value, mod revision, version and create revision,
 /// linearizable and serializable gets, ranges with a limit or keys only, ranges at a past
 /// revision and refused at a future one; the Kubernetes mix: create-if-absent, optimistic
@@ -321,7 +321,8 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
         let endpoints = std::sync::Arc::new(std::sync::RwLock::new(
             cluster.members().iter().map(Endpoint::of).collect(),
         ));
-        for (profile, prefix, secs) in [(Profile::Etcd, "t/", 3), (Profile::Kubernetes, "u/", 15)] {
+        // Sixteen keys for the etcd mix: its prefix deletes under `t/1` meet seven of them.
+        for (profile, prefix, secs, keys) in [(Profile::Etcd, "t/", 3, 16), (Profile::Kubernetes, "u/", 15, 8)] {
             let started = Instant::now();
             let watcher = Watcher::start(
                 endpoints.clone(),
@@ -333,7 +334,7 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
             tokio::time::sleep(Duration::from_millis(500)).await;
             let cfg = TrafficConfig {
                 clients: 8,
-                keys: 8,
+                keys,
                 seed: 11,
                 prefix: prefix.into(),
                 profile,
@@ -408,6 +409,7 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
                     ("cas", count(&|r, o| matches!(r, Request::Cas { .. }) && matches!(o, Outcome::Ok { succeeded: Some(true), .. }))),
                     ("delete", count(&|r, o| matches!(r, Request::Delete { .. }) && matches!(o, Outcome::Ok { deleted: Some(1), .. }))),
                     ("put with prev_kv of a present key", count(&|r, o| matches!(r, Request::Put { prev_kv: true, .. }) && matches!(o, Outcome::Ok { kvs, .. } if kvs.iter().any(|kv| kv.mod_revision > 0)))),
+                    ("prefix delete of several keys", count(&|r, o| matches!(r, Request::DeletePrefix { .. }) && matches!(o, Outcome::Ok { deleted: Some(n), kvs, .. } if *n > 1 && kvs.len() as i64 == *n))),
                     ("delete with prev_kv of what it deleted", count(&|r, o| matches!(r, Request::Delete { prev_kv: true, .. }) && matches!(o, Outcome::Ok { deleted: Some(1), kvs, .. } if kvs.iter().any(|kv| kv.mod_revision > 0)))),
                     ("serializable get", count(&|r, o| matches!(r, Request::Get { serializable: true, .. }) && matches!(o, Outcome::Ok { .. }))),
                     ("range refused as a future revision", refused(ReadRefusal::FutureRevision)),

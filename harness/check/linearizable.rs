@@ -60,10 +60,10 @@ pub enum KeyVerdict {
 /// Per-key verdicts; `BTreeMap` so reports list keys in order.
 pub type Report = BTreeMap<String, KeyVerdict>;
 
-/// Checks every key of `history`, each with `budget` of search time. Keys a txn touches are
-/// not checked here (a per-key split would miss a multi-key txn's effect on them and its
-/// atomicity across them; this register model has no mod revisions for a guarded write's
-/// compares), nor ranges and compactions (at past revisions, over many keys):
+/// Checks every key of `history`, each with `budget` of search time. Keys a txn or a prefix
+/// delete touches are not checked here (a per-key split would miss a multi-key write's effect
+/// on them and its atomicity across them; this register model has no mod revisions for a
+/// guarded write's compares), nor ranges and compactions (at past revisions, over many keys):
 /// [`super::store`] judges the whole store.
 pub fn check(history: &History, budget: Duration) -> Report {
     let in_txn: HashSet<&str> = history
@@ -72,14 +72,19 @@ pub fn check(history: &History, budget: Duration) -> Report {
         .filter(|e| matches!(e.request, Request::Txn { .. }))
         .flat_map(|e| e.request.keys())
         .collect();
+    let prefixes = history.deleted_prefixes();
     let mut per_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, e) in history.events.iter().enumerate() {
         let single = !matches!(
             e.request,
-            Request::Txn { .. } | Request::Range { .. } | Request::Compact { .. }
+            Request::Txn { .. }
+                | Request::Range { .. }
+                | Request::DeletePrefix { .. }
+                | Request::Compact { .. }
         );
-        if single && !in_txn.contains(e.request.key()) {
-            per_key.entry(e.request.key()).or_default().push(i);
+        let key = e.request.key();
+        if single && !in_txn.contains(key) && !prefixes.iter().any(|p| key.starts_with(p)) {
+            per_key.entry(key).or_default().push(i);
         }
     }
     per_key
@@ -148,7 +153,10 @@ fn to_ops(events: &[Event], idx: &[usize], values: &mut Interner) -> Vec<Op> {
             } => continue,
             Request::Get { .. } => Kind::Get(values.id(result.and_then(|r| r.0).as_deref())),
             // Left to the whole-store check (`check` skips them).
-            Request::Txn { .. } | Request::Range { .. } | Request::Compact { .. } => continue,
+            Request::Txn { .. }
+            | Request::Range { .. }
+            | Request::DeletePrefix { .. }
+            | Request::Compact { .. } => continue,
         };
         ops.push(Op {
             invoke: e.invoke_us,

@@ -160,7 +160,7 @@ pub(crate) fn creates_revision(e: &Event) -> bool {
     match &e.request {
         Request::Put { .. } => true,
         Request::Cas { .. } => *succeeded == Some(true),
-        Request::Delete { .. } => deleted.unwrap_or(0) > 0,
+        Request::Delete { .. } | Request::DeletePrefix { .. } => deleted.unwrap_or(0) > 0,
         Request::Get { .. } | Request::Range { .. } | Request::Compact { .. } => false,
         Request::Txn { .. } => {
             let writes = e.request.writes(*succeeded);
@@ -206,6 +206,8 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
     let mut may_have: HashSet<(&str, &str)> = HashSet::new();
     let mut unknown_deletes: HashSet<&str> = HashSet::new();
     let mut unknown_puts: HashSet<&str> = HashSet::new();
+    // Prefixes an unknown prefix delete may have deleted any key under.
+    let mut unknown_prefixes: Vec<&str> = Vec::new();
     for e in events {
         let succeeded = match &e.outcome {
             Outcome::Ok { succeeded, .. } => *succeeded,
@@ -226,10 +228,16 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
                 (None, _) => {}
             }
         }
+        if let (Some(p), Outcome::Unknown { .. }) = (e.request.deleted_prefix(), &e.outcome) {
+            unknown_prefixes.push(p);
+        }
         if let (Outcome::Ok { revision, .. }, true) = (&e.outcome, creates_revision(e)) {
+            let source = format!("the write acknowledged to client {}", e.client);
             for (k, v) in e.request.writes(succeeded) {
-                let source = format!("the write acknowledged to client {}", e.client);
                 timeline.insert(k, *revision, v, &source, &mut out);
+            }
+            for k in e.deleted_keys() {
+                timeline.insert(k, *revision, None, &source, &mut out);
             }
         }
     }
@@ -239,6 +247,7 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
     }
     for e in events {
         if let Outcome::Ok { kvs, .. } = &e.outcome {
+            // A value is a read's, or the previous key-value of a write that asked for it.
             for kv in kvs.iter().filter(|kv| kv.value.is_some()) {
                 let source = format!("a read by client {} on {}", e.client, e.member);
                 timeline.insert(
@@ -265,7 +274,9 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
     let coverage = Coverage(watch, last);
     // May a write the evidence does not show sit in `(after, upto]` on `key`?
     let hidden = |key: &str, after: i64, upto: i64| {
-        (unknown_puts.contains(key) || unknown_deletes.contains(key))
+        (unknown_puts.contains(key)
+            || unknown_deletes.contains(key)
+            || unknown_prefixes.iter().any(|p| key.starts_with(p)))
             && !coverage.covers(after, upto)
     };
     // Every key a write may have touched, in key order: what a range may have to return.
@@ -297,13 +308,29 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
             _ if creates_revision(e) => revision - 1,
             _ => *revision,
         };
-        if let Request::Range { .. } = &e.request {
+        // A prefix delete returned what it deleted: the keys under its prefix just below its
+        // revision (none, if it deleted nothing, at its own), as a range there would.
+        let deleted_as_range = e.request.deleted_prefix().map(|prefix| Request::Range {
+            prefix: prefix.to_string(),
+            start: prefix.to_string(),
+            revision: view,
+            limit: 0,
+            keys_only: false,
+            serializable: false,
+        });
+        if let Request::Range { .. } | Request::DeletePrefix { .. } = &e.request {
             let listed = match &e.outcome {
+                Outcome::Ok {
+                    deleted: Some(n), ..
+                } if deleted_as_range.is_some() => Some(Listed {
+                    count: *n,
+                    more: false,
+                }),
                 Outcome::Ok { listed, .. } => *listed,
                 _ => None,
             };
             let (bad, unsure) = judge_range(
-                &e.request,
+                deleted_as_range.as_ref().unwrap_or(&e.request),
                 (*revision, kvs, listed),
                 &timeline,
                 &written_keys,
@@ -656,6 +683,7 @@ fn describe(r: &Request) -> String {
     match r {
         Request::Put { key, value, .. } => format!("put {key} = {value:?}"),
         Request::Delete { key, .. } => format!("delete {key}"),
+        Request::DeletePrefix { prefix } => format!("delete prefix {prefix}"),
         Request::Cas { key, expect, value } => {
             format!("cas {key}: {} → {value:?}", show(expect.as_deref()))
         }

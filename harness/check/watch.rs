@@ -24,6 +24,8 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
     // Writes by (key, value): values are unique per write.
     let mut writes: HashMap<(&str, &str), Option<i64>> = HashMap::new();
     let mut deletes: HashMap<&str, usize> = HashMap::new();
+    // An unknown prefix delete may have deleted any key under its prefix.
+    let mut unknown_prefixes: Vec<&str> = Vec::new();
     let mut acked: BTreeMap<i64, Vec<(&str, &str)>> = BTreeMap::new();
     for e in &history.events {
         let (revision, succeeded) = match &e.outcome {
@@ -49,6 +51,12 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
                 None => *deletes.entry(key).or_default() += 1,
             }
         }
+        for key in e.deleted_keys() {
+            *deletes.entry(key).or_default() += 1;
+        }
+        if let (Some(p), None) = (e.request.deleted_prefix(), revision) {
+            unknown_prefixes.push(p);
+        }
     }
     for ev in &log.events {
         match &ev.value {
@@ -60,7 +68,9 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
                 )),
                 _ => {}
             },
-            None if !deletes.contains_key(ev.key.as_str()) => {
+            None if !deletes.contains_key(ev.key.as_str())
+                && !unknown_prefixes.iter().any(|p| ev.key.starts_with(p)) =>
+            {
                 out.push(format!("watch delete of {} at revision {} matches no delete in the history", ev.key, ev.revision))
             }
             None => {}
@@ -426,5 +436,50 @@ mod tests {
             )),
             "{v:?}"
         );
+    }
+
+    #[test]
+    fn deletes_by_a_prefix_delete_are_explained_and_others_are_not() {
+        let mut h = history();
+        let mut prefix_delete = put("a", "x", 8);
+        prefix_delete.request = Request::DeletePrefix { prefix: "a".into() };
+        prefix_delete.outcome = Outcome::Ok {
+            listed: None,
+            revision: 8,
+            value: None,
+            succeeded: None,
+            kvs: vec![crate::history::ReadKv {
+                key: "a".into(),
+                value: Some("3".into()),
+                mod_revision: 7,
+                ..Default::default()
+            }],
+            deleted: Some(1),
+        };
+        h.events.push(prefix_delete.clone());
+        let log = |deleted: &str| WatchLog {
+            events: vec![
+                ev("a", Some("1"), 5),
+                ev("b", Some("2"), 6),
+                ev("a", Some("3"), 7),
+                ev(deleted, None, 8),
+            ],
+            start_revision: 5,
+            ..Default::default()
+        };
+        assert_eq!(check(&log("a"), &h), Vec::<String>::new());
+        let v = check(&log("b"), &h);
+        assert!(
+            v.iter()
+                .any(|l| l.contains("watch delete of b at revision 8 matches no delete")),
+            "{v:?}"
+        );
+        // Unknown: it may have deleted any key under its prefix, and only there.
+        let last = h.events.len() - 1;
+        h.events[last].outcome = Outcome::Unknown {
+            error: "timed out".into(),
+        };
+        assert_eq!(check(&log("a"), &h), Vec::<String>::new());
+        assert_eq!(check(&log("b"), &h).len(), 1);
     }
 }

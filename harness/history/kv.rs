@@ -28,6 +28,12 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         prev_kv: bool,
     },
+    /// A delete of every key starting with `prefix`, asking for what it deleted: its answer's
+    /// `kvs` are the keys it deleted as they were (`prev_kv`), `deleted` their count. The keys
+    /// are not in the request: an unknown one may have deleted any key under the prefix.
+    DeletePrefix {
+        prefix: String,
+    },
     /// Txn: if the key's value equals `expect` (absent: `None`) then put `value`.
     Cas {
         key: String,
@@ -156,7 +162,7 @@ impl Request {
             | Request::Cas { key, .. }
             | Request::Get { key, .. } => key,
             Request::Txn { .. } => self.keys().first().copied().unwrap_or(""),
-            Request::Range { prefix, .. } => prefix,
+            Request::Range { prefix, .. } | Request::DeletePrefix { prefix } => prefix,
             Request::Compact { .. } => "",
         }
     }
@@ -177,8 +183,10 @@ impl Request {
             | Request::Delete { key, .. }
             | Request::Cas { key, .. }
             | Request::Get { key, .. } => vec![key.as_str()],
-            // A range touches keys it does not name; a compaction, none.
-            Request::Range { .. } | Request::Compact { .. } => Vec::new(),
+            // A range or a prefix delete touches keys it does not name; a compaction, none.
+            Request::Range { .. } | Request::DeletePrefix { .. } | Request::Compact { .. } => {
+                Vec::new()
+            }
         };
         let mut seen = std::collections::HashSet::new();
         out.retain(|k| seen.insert(*k));
@@ -197,7 +205,8 @@ impl Request {
     }
 
     /// The writes it makes, `(key, value)` (`None`: a delete), when a txn's compare went
-    /// `succeeded` (`None`: not known, and then both branches' writes may have happened).
+    /// `succeeded` (`None`: not known, and then both branches' writes may have happened). A
+    /// prefix delete names none: see [`Request::deleted_prefix`] and [`Event::deleted_keys`].
     pub fn writes(&self, succeeded: Option<bool>) -> Vec<(&str, Option<&str>)> {
         fn branch(ops: &[TxnOp]) -> Vec<(&str, Option<&str>)> {
             ops.iter()
@@ -217,6 +226,7 @@ impl Request {
             Request::Cas { .. }
             | Request::Get { .. }
             | Request::Range { .. }
+            | Request::DeletePrefix { .. }
             | Request::Compact { .. } => Vec::new(),
             Request::Txn {
                 then, otherwise, ..
@@ -225,6 +235,14 @@ impl Request {
                 Some(false) => branch(otherwise),
                 None => [branch(then), branch(otherwise)].concat(),
             },
+        }
+    }
+
+    /// The prefix a prefix delete deletes under: any key there, if its outcome is unknown.
+    pub fn deleted_prefix(&self) -> Option<&str> {
+        match self {
+            Request::DeletePrefix { prefix } => Some(prefix),
+            _ => None,
         }
     }
 
@@ -314,6 +332,18 @@ pub struct Event {
     pub outcome: Outcome,
 }
 
+impl Event {
+    /// The keys an acknowledged prefix delete deleted (its previous key-values), at its
+    /// header revision; none for any other request or outcome.
+    pub fn deleted_keys(&self) -> impl Iterator<Item = &str> {
+        let kvs = match (&self.request, &self.outcome) {
+            (Request::DeletePrefix { .. }, Outcome::Ok { kvs, .. }) => kvs.as_slice(),
+            _ => &[],
+        };
+        kvs.iter().map(|kv| kv.key.as_str())
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct History {
     pub events: Vec<Event>,
@@ -346,6 +376,14 @@ impl History {
             events.push(e);
         }
         Ok(History { events })
+    }
+
+    /// The prefix deletes' prefixes: keys a per-key split cannot judge alone.
+    pub fn deleted_prefixes(&self) -> Vec<&str> {
+        self.events
+            .iter()
+            .filter_map(|e| e.request.deleted_prefix())
+            .collect()
     }
 
     pub fn writes_acknowledged(&self) -> usize {

@@ -253,6 +253,23 @@ fn listed_kv(kv: &KeyValue, keys_only: bool) -> ReadKv {
     }
 }
 
+/// An answer carrying many keys (a range's, or what a prefix delete deleted), each recorded
+/// as [`listed_kv`] does.
+fn listing(
+    header: Option<&etcd_client::ResponseHeader>,
+    kvs: &[KeyValue],
+    keys_only: bool,
+) -> Outcome {
+    Outcome::Ok {
+        revision: header_revision(header),
+        value: None,
+        succeeded: None,
+        kvs: kvs.iter().map(|kv| listed_kv(kv, keys_only)).collect(),
+        deleted: None,
+        listed: None,
+    }
+}
+
 fn txn_ops(ops: &[history::TxnOp]) -> Vec<TxnOp> {
     ops.iter()
         .map(|op| match op {
@@ -300,6 +317,18 @@ async fn execute(mut c: Client, r: &Request, timeout: Duration) -> Outcome {
                         if *prev_kv {
                             kvs.push(read_kv(key, resp.prev_kvs().first()));
                         }
+                    }
+                    o
+                })
+            }
+            Request::DeletePrefix { prefix } => {
+                let opts = DeleteOptions::new()
+                    .with_range(prefix_end(prefix))
+                    .with_prev_key();
+                c.delete(prefix.as_str(), Some(opts)).await.map(|resp| {
+                    let mut o = listing(resp.header(), resp.prev_kvs(), false);
+                    if let Outcome::Ok { deleted, .. } = &mut o {
+                        *deleted = Some(resp.deleted());
                     }
                     o
                 })
@@ -384,23 +413,16 @@ async fn execute(mut c: Client, r: &Request, timeout: Duration) -> Outcome {
                 if *serializable {
                     opts = opts.with_serializable();
                 }
-                c.get(start.as_str(), Some(opts))
-                    .await
-                    .map(|resp| Outcome::Ok {
-                        revision: header_revision(resp.header()),
-                        value: None,
-                        succeeded: None,
-                        kvs: resp
-                            .kvs()
-                            .iter()
-                            .map(|kv| listed_kv(kv, *keys_only))
-                            .collect(),
-                        deleted: None,
-                        listed: Some(Listed {
+                c.get(start.as_str(), Some(opts)).await.map(|resp| {
+                    let mut o = listing(resp.header(), resp.kvs(), *keys_only);
+                    if let Outcome::Ok { listed, .. } = &mut o {
+                        *listed = Some(Listed {
                             count: resp.count(),
                             more: resp.more(),
-                        }),
-                    })
+                        });
+                    }
+                    o
+                })
             }
             Request::Compact { revision } => c
                 .compact(*revision, None)

@@ -5,7 +5,7 @@
 //! in its replay file.
 //!
 //! - [`Profile::Etcd`]: etcd's API broadly — puts and deletes (some asking for the previous
-//!   key-value), compare-and-swap, multi-key txns
+//!   key-value), prefix deletes returning what they deleted, compare-and-swap, multi-key txns
 //!   with compares on value, mod revision, version or create revision, linearizable and serializable gets, ranges with a
 //!   limit or keys only, ranges at a past revision (some compacted, some in the future).
 //! - [`Profile::Kubernetes`]: what the apiserver sends — every write a txn guarded on the mod
@@ -138,8 +138,8 @@ impl Chooser {
                 keys_only,
                 ..
             } => *revision == 0 && !keys_only,
-            // A put's or delete's kvs are the key before it: no longer current.
-            Request::Put { .. } | Request::Delete { .. } => false,
+            // A put's or delete's kvs are the keys before it: no longer current.
+            Request::Put { .. } | Request::Delete { .. } | Request::DeletePrefix { .. } => false,
             _ => true,
         };
         if current {
@@ -214,9 +214,13 @@ impl Chooser {
                 let expect = self.last_seen.get(&key).and_then(|kv| kv.value.clone());
                 Request::Cas { key, expect, value }
             }
-            40..=44 => Request::Delete {
+            40..=43 => Request::Delete {
                 key,
                 prev_kv: rng.gen_bool(0.5),
+            },
+            // Under `<prefix>1` with 16 keys: 1 and 10…15; under any other digit, one key.
+            44 => Request::DeletePrefix {
+                prefix: format!("{}{}", self.prefix, rng.gen_range(0..10)),
             },
             45..=54 => self.multi_key_txn(rng, &value),
             55..=74 => Request::Get {
@@ -447,6 +451,7 @@ mod tests {
                     Request::Put { .. } => "put",
                     Request::Delete { prev_kv: true, .. } => "delete with prev_kv",
                     Request::Delete { .. } => "delete",
+                    Request::DeletePrefix { .. } => "prefix delete",
                     Request::Cas { .. } => "cas",
                     Request::Get {
                         serializable: true, ..
@@ -477,6 +482,7 @@ mod tests {
                     "get",
                     "keys-only range",
                     "multi-key txn",
+                    "prefix delete",
                     "put",
                     "put with prev_kv",
                     "range",

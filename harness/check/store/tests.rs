@@ -801,3 +801,102 @@ fn a_wrong_previous_key_value_is_caught() {
         assert_caught(prev_kv_history(prevs), says);
     }
 }
+
+/// `p/1` at 2, `p/12` at 3, `p/2` at 4; a delete of prefix `p/1` at 5 answering `deleted`
+/// keys as they were (`kvs`); then gets of `p/12` and `p/2` at 5.
+fn prefix_delete_history(kvs: Vec<ReadKv>, deleted: i64, p12_after: Option<&str>) -> Vec<Event> {
+    let answer = Outcome::Ok {
+        listed: None,
+        revision: 5,
+        value: None,
+        succeeded: None,
+        kvs,
+        deleted: Some(deleted),
+    };
+    let p12_mod = if p12_after.is_some() { 3 } else { 0 };
+    vec![
+        ev(1, (0, 10), put("p/1", "x"), Outcome::ok(2)),
+        ev(1, (20, 30), put("p/12", "y"), Outcome::ok(3)),
+        ev(1, (40, 50), put("p/2", "z"), Outcome::ok(4)),
+        ev(2, (60, 70), delete_prefix("p/1"), answer),
+        ev(
+            3,
+            (80, 90),
+            get("p/12"),
+            read("p/12", 5, p12_after, p12_mod),
+        ),
+        ev(3, (100, 110), get("p/2"), read("p/2", 5, Some("z"), 4)),
+    ]
+}
+
+fn delete_prefix(prefix: &str) -> Request {
+    Request::DeletePrefix {
+        prefix: prefix.into(),
+    }
+}
+
+fn both_deleted() -> Vec<ReadKv> {
+    vec![kv("p/1", Some("x"), 2), kv("p/12", Some("y"), 3)]
+}
+
+#[test]
+fn a_prefix_delete_that_deleted_every_key_under_it_passes() {
+    assert_passes(prefix_delete_history(both_deleted(), 2, None));
+    // A per-key split leaves the keys under a deleted prefix to this check: its register
+    // model would see `p/12` vanish with no delete of it.
+    let report = linearizable::check(
+        &History {
+            events: prefix_delete_history(both_deleted(), 2, None),
+        },
+        std::time::Duration::from_secs(1),
+    );
+    assert_eq!(report.keys().collect::<Vec<_>>(), ["p/2"]);
+}
+
+#[test]
+fn a_prefix_delete_that_missed_miscounted_or_overreached_is_caught() {
+    // It left p/12 in place, and said so: the key present just below its revision is missing
+    // from what it deleted.
+    assert_caught(
+        prefix_delete_history(vec![kv("p/1", Some("x"), 2)], 1, Some("y")),
+        "delete prefix p/1",
+    );
+    // It said it deleted both, but p/12 is still there after it.
+    assert_caught(
+        prefix_delete_history(both_deleted(), 2, Some("y")),
+        "p/12 = \"y\" (mod revision 3), but the store held <absent>",
+    );
+    // It counted three.
+    assert_caught(
+        prefix_delete_history(both_deleted(), 3, None),
+        "it counted 3 keys, but 2 were present at revision 4",
+    );
+    // It deleted p/2, outside its prefix.
+    let mut overreach = both_deleted();
+    overreach.push(kv("p/2", Some("z"), 4));
+    assert_caught(
+        prefix_delete_history(overreach, 3, None),
+        "it returned p/2, outside its range",
+    );
+    // It returned a value p/12 never had.
+    assert_caught(
+        prefix_delete_history(
+            vec![kv("p/1", Some("x"), 2), kv("p/12", Some("x"), 3)],
+            2,
+            None,
+        ),
+        "p/12",
+    );
+}
+
+#[test]
+fn an_unknown_prefix_delete_may_have_deleted_any_key_under_it() {
+    let mut events = prefix_delete_history(both_deleted(), 2, None);
+    events[3].outcome = unknown();
+    let v = check_all(events);
+    assert!(v.violations.is_empty(), "{:#?}", v.violations);
+    assert_eq!(
+        v.undecided, 1,
+        "the read of p/12 as absent: no watch covered"
+    );
+}
