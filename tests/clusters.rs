@@ -304,7 +304,7 @@ fn member_logs_show_fatal_lines_only_when_etcd_fails_zap() {
 /// revision and refused at a future one; the Kubernetes mix: create-if-absent, optimistic
 /// updates and guarded deletes on the mod revision, paginated lists continued at the first
 /// page's revision, serializable and keys-only lists, compactions near the head and ranges
-/// refused below them).
+/// refused below them, a defragmentation beside them).
 #[test]
 fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_cluster() {
     use etcd_skew::check::{chain, store};
@@ -418,6 +418,7 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
                     ("guarded delete", count(&|r, o| matches!(r, Request::Txn { then, .. } if matches!(then[..], [etcd_skew::history::TxnOp::Delete { .. }])) && matches!(o, Outcome::Ok { deleted: Some(1), .. }))),
                     ("list continued on its next page", range(&|s, at, _, _, _| s != prefix && at > 0)),
                     ("compaction", count(&|r, o| matches!(r, Request::Compact { .. }) && matches!(o, Outcome::Ok { .. }))),
+                    ("defragmentation", count(&|r, o| matches!(r, Request::Defrag) && matches!(o, Outcome::Ok { .. }))),
                     ("range refused as compacted", refused(ReadRefusal::Compacted)),
                 ]),
             }

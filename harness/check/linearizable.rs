@@ -81,6 +81,7 @@ pub fn check(history: &History, budget: Duration) -> Report {
                 | Request::Range { .. }
                 | Request::DeletePrefix { .. }
                 | Request::Compact { .. }
+                | Request::Defrag
         );
         let key = e.request.key();
         if single && !in_txn.contains(key) && !prefixes.iter().any(|p| key.starts_with(p)) {
@@ -156,7 +157,8 @@ fn to_ops(events: &[Event], idx: &[usize], values: &mut Interner) -> Vec<Op> {
             Request::Txn { .. }
             | Request::Range { .. }
             | Request::DeletePrefix { .. }
-            | Request::Compact { .. } => continue,
+            | Request::Compact { .. }
+            | Request::Defrag => continue,
         };
         ops.push(Op {
             invoke: e.invoke_us,

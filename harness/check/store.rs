@@ -161,7 +161,9 @@ pub(crate) fn creates_revision(e: &Event) -> bool {
         Request::Put { .. } => true,
         Request::Cas { .. } => *succeeded == Some(true),
         Request::Delete { .. } | Request::DeletePrefix { .. } => deleted.unwrap_or(0) > 0,
-        Request::Get { .. } | Request::Range { .. } | Request::Compact { .. } => false,
+        Request::Get { .. } | Request::Range { .. } | Request::Compact { .. } | Request::Defrag => {
+            false
+        }
         Request::Txn { .. } => {
             let writes = e.request.writes(*succeeded);
             writes.iter().any(|(_, v)| v.is_some()) || deleted.unwrap_or(0) > 0
@@ -718,6 +720,7 @@ fn describe(r: &Request) -> String {
             d
         }
         Request::Compact { revision } => format!("compact below {revision}"),
+        Request::Defrag => "defrag".into(),
     }
 }
 

@@ -67,6 +67,11 @@ pub enum Request {
     Compact {
         revision: i64,
     },
+    /// Defragmentation of the backend of the member the client is bound to (as operators of a
+    /// Kubernetes cluster schedule it): changes no key, and blocks that member's applies while
+    /// it runs. Its answer is recorded with revision 0: a defrag's header is the member's own,
+    /// not a linearizable revision, so it has no place in the real-time order.
+    Defrag,
 }
 
 /// How the API promises a range at a revision fails (`rpctypes`: both `OutOfRange`).
@@ -163,7 +168,7 @@ impl Request {
             | Request::Get { key, .. } => key,
             Request::Txn { .. } => self.keys().first().copied().unwrap_or(""),
             Request::Range { prefix, .. } | Request::DeletePrefix { prefix } => prefix,
-            Request::Compact { .. } => "",
+            Request::Compact { .. } | Request::Defrag => "",
         }
     }
 
@@ -184,9 +189,10 @@ impl Request {
             | Request::Cas { key, .. }
             | Request::Get { key, .. } => vec![key.as_str()],
             // A range or a prefix delete touches keys it does not name; a compaction, none.
-            Request::Range { .. } | Request::DeletePrefix { .. } | Request::Compact { .. } => {
-                Vec::new()
-            }
+            Request::Range { .. }
+            | Request::DeletePrefix { .. }
+            | Request::Compact { .. }
+            | Request::Defrag => Vec::new(),
         };
         let mut seen = std::collections::HashSet::new();
         out.retain(|k| seen.insert(*k));
@@ -196,7 +202,10 @@ impl Request {
     /// May it change the store? (A txn if either branch writes.)
     pub fn is_write(&self) -> bool {
         match self {
-            Request::Get { .. } | Request::Range { .. } | Request::Compact { .. } => false,
+            Request::Get { .. }
+            | Request::Range { .. }
+            | Request::Compact { .. }
+            | Request::Defrag => false,
             Request::Txn {
                 then, otherwise, ..
             } => then.iter().chain(otherwise).any(TxnOp::is_write),
@@ -227,7 +236,8 @@ impl Request {
             | Request::Get { .. }
             | Request::Range { .. }
             | Request::DeletePrefix { .. }
-            | Request::Compact { .. } => Vec::new(),
+            | Request::Compact { .. }
+            | Request::Defrag => Vec::new(),
             Request::Txn {
                 then, otherwise, ..
             } => match succeeded {

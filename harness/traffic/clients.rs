@@ -428,6 +428,7 @@ async fn execute(mut c: Client, r: &Request, timeout: Duration) -> Outcome {
                 .compact(*revision, None)
                 .await
                 .map(|resp| Outcome::ok(header_revision(resp.header()))),
+            Request::Defrag => c.defragment().await.map(|_| Outcome::ok(0)),
         }
     };
     match tokio::time::timeout(timeout, fut).await {

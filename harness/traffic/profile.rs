@@ -14,6 +14,9 @@
 //!   at the first page's revision), lists at a past revision, keys-only lists, and a
 //!   compaction every 200 requests of client 0 at 1,000 revisions behind the newest it saw
 //!   (closer, and the harness's own HashKV at a common revision would race it under load).
+//!
+//! In either profile client 1 defragments its member every 500 requests, as operators
+//! schedule it: under load, beside the compactions.
 
 use std::collections::HashMap;
 
@@ -69,6 +72,8 @@ impl std::str::FromStr for Profile {
 const COMPACT_BEHIND: i64 = 1000;
 /// Requests of client 0 between two compactions.
 const COMPACT_EVERY: u64 = 200;
+/// Requests of client 1 between two defragmentations of its member (either profile).
+const DEFRAG_EVERY: u64 = 500;
 
 /// A list being read page by page: the next page's start, and the revision every page is read
 /// at (the first page's).
@@ -112,6 +117,9 @@ impl Chooser {
         self.sent += 1;
         if let Some(p) = &self.page {
             return self.range(p.start.clone(), p.revision, p.limit, false, false);
+        }
+        if self.client == 1 && self.sent % DEFRAG_EVERY == 0 {
+            return Request::Defrag;
         }
         match self.profile {
             Profile::Etcd => self.etcd(rng, value),
@@ -472,6 +480,7 @@ mod tests {
                     Request::Range { revision: 0, .. } => "range with limit",
                     Request::Range { .. } => "revisioned range",
                     Request::Compact { .. } => "compact",
+                    Request::Defrag => "defrag",
                 });
             }
             let want: &[&str] = match profile {
@@ -501,6 +510,12 @@ mod tests {
                 ],
             };
             assert_eq!(kinds.into_iter().collect::<Vec<_>>(), want, "{profile}");
+            // Client 1 defragments its member every DEFRAG_EVERY requests, and only then.
+            let mut c = Chooser::new(profile, 1, "k/", 8);
+            let defrags: Vec<u64> = (1..=1000)
+                .filter(|n| c.next(&mut rng, format!("w{n}")) == Request::Defrag)
+                .collect();
+            assert_eq!(defrags, [DEFRAG_EVERY, 2 * DEFRAG_EVERY], "{profile}");
         }
     }
 }
