@@ -45,6 +45,20 @@ fn learner_member_update_drops_learner_flag_on_3_5_16() {
     );
 }
 
+/// etcd-io/etcd#13144: once auth is enabled, 3.5.0's /health answers 503 ("RANGE ERROR:auth:
+/// user name is empty"), so a restarted member never shows healthy; 3.5.1 fixed it.
+#[test]
+fn health_unusable_with_auth_on_3_5_0_not_on_3_5_1() {
+    let file = "findings/health-unusable-with-auth-3.5.0.scn";
+    let f = failure_of(file, "3.5.0");
+    assert!(
+        f.contains(":16 `start m2`") && f.contains("healthy"),
+        "failed elsewhere: {f}"
+    );
+    let fixed = common::run_template_at(file, "3.5.1", "3.5.1");
+    assert_eq!(fixed.failure(), None, "3.5.1, where etcd fixed it");
+}
+
 /// A leader frozen (SIGSTOP) past its leases' TTL revokes them when it runs again, although
 /// they were kept alive through the new leader: etcd#15247, whose fix (3.5.13, 3.4.31) skips
 /// its leadership check when the member ticked lately, and a frozen process ticks at once
@@ -58,18 +72,9 @@ fn leases_revoked_by_a_frozen_leader_on_3_5_16() {
     );
 }
 
-/// A kept exploration finding: its replay file must fail on `fails_on` within `tries` runs
-/// (it is flaky), the way it failed when found (the failure names `shows` and `at`), and pass
-/// `passes` runs on `passes_on`, where etcd fixed it; both releases must be in the file's
-/// triage, so the README table and the test cannot drift apart.
-fn explored_finding(
-    file: &str,
-    fails_on: &str,
-    tries: u32,
-    passes_on: &str,
-    passes: u32,
-    (shows, at): (&str, &str),
-) {
+/// A kept exploration finding's replay file, whose triage must list `fails_on` and `passes_on`
+/// (so the README table and the test cannot drift apart).
+fn triaged(file: &str, fails_on: &str, passes_on: &str) -> Replay {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     let replay = Replay::read(&path).unwrap();
     let triage = replay.triage.clone().expect("a finding has its triage");
@@ -84,6 +89,22 @@ fn explored_finding(
         listed(&triage.passes_on, passes_on),
         "{file}: {passes_on} not in passes_on"
     );
+    replay
+}
+
+/// A kept exploration finding: its replay file must fail on `fails_on` within `tries` runs
+/// (it is flaky), the way it failed when found (the failure names `shows` and `at`), and pass
+/// `passes` runs on `passes_on`, where etcd fixed it; both releases must be in the file's
+/// triage, so the README table and the test cannot drift apart.
+fn explored_finding(
+    file: &str,
+    fails_on: &str,
+    tries: u32,
+    passes_on: &str,
+    passes: u32,
+    (shows, at): (&str, &str),
+) {
+    let replay = triaged(file, fails_on, passes_on);
     common::releases(&[fails_on, passes_on]);
     // One finding at a time: these bugs need load, and two cases sharing the cores halve it.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -166,4 +187,74 @@ fn watch_travels_back_after_snapshot_restore_on_3_4_23_not_on_3_5_16() {
         2,
         ("out of order or duplicated", "watch event at revision"),
     );
+}
+
+/// etcd-io/etcd#15220: a requested progress notification goes out with the store's revision
+/// while a watch that started behind the store is still being sent the events before it (3.4
+/// before 3.4.25, 3.5 before 3.5.8). Found by `explore --releases 3.5.1` (Kubernetes traffic,
+/// whose watcher requests progress as the apiserver does: a watch resumed behind after a
+/// restart), kept as `findings/progress-ahead-of-events-3.5.1.json` (about 2 runs in 3); this
+/// targeted form starts the watch at revision 1 of a store some thousand revisions long, which
+/// every run on an affected release shows.
+fn progress_ahead_of_a_catching_up_watch(release: &str) -> Vec<String> {
+    use etcd_skew::check::watch;
+    use etcd_skew::cluster::ClusterBuilder;
+    use etcd_skew::traffic::watcher::Watcher;
+    use etcd_skew::traffic::{Endpoint, Traffic, TrafficConfig};
+    use std::time::{Duration, Instant};
+    let r = common::releases(&[release]);
+    common::runtime().block_on(async {
+        let cluster = ClusterBuilder::new(r).start().await.unwrap();
+        let endpoints = std::sync::Arc::new(std::sync::RwLock::new(
+            cluster.members().iter().map(Endpoint::of).collect(),
+        ));
+        let started = Instant::now();
+        let cfg = TrafficConfig {
+            prefix: "p/".into(),
+            seed: 3,
+            ..TrafficConfig::default()
+        };
+        let traffic = Traffic::start(endpoints.clone(), cfg, started);
+        // Until the store holds a few thousand revisions (bounded: 20 s).
+        let m = &cluster.members()[0];
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while m.status().await.map_or(0, |s| s.revision) < 3000 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let history = traffic.stop().await.unwrap();
+        let head = m.status().await.unwrap().revision;
+        assert!(
+            head >= 3000,
+            "{release}: the store reached revision {head} only"
+        );
+        let w = Watcher::start_at(endpoints, "p/".into(), started, true, 1);
+        // Until a requested notification came (a fixed release sends it once the watch has
+        // caught up), within 10 s.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while w.notified() == 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let log = w.stop_at(head).await.unwrap();
+        assert!(
+            !log.progress.is_empty(),
+            "{release}: no progress notification"
+        );
+        watch::check(&log, &history)
+    })
+}
+
+#[test]
+fn progress_notification_ahead_of_a_catching_up_watch_on_3_5_1_not_on_3_5_16() {
+    triaged(
+        "findings/progress-ahead-of-events-3.5.1.json",
+        "3.5.1",
+        "3.5.16",
+    );
+    let v = progress_ahead_of_a_catching_up_watch("3.5.1");
+    assert!(
+        v.iter().any(|l| l.contains("it ran ahead of the events")),
+        "3.5.1: the finding no longer reproduces: {v:?}"
+    );
+    let v = progress_ahead_of_a_catching_up_watch("3.5.16");
+    assert_eq!(v, Vec::<String>::new(), "3.5.16, where etcd fixed it");
 }

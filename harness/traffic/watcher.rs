@@ -5,7 +5,7 @@
 //! notifications (periodic, and requested every few hundred milliseconds), and records those
 //! too: what the bookmarkable, is-create and prev-kv checks judge.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,11 +18,19 @@ use crate::history::{PrevKv, Progress, WatchEvent, WatchLog};
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 pub struct Watcher {
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<WatchLog>,
+}
+
+/// What the watch task and its owner share.
+#[derive(Default)]
+struct Shared {
+    stop: AtomicBool,
     /// The revision the watch has delivered everything up to (its start revision - 1, then
     /// advanced by events).
-    reached: Arc<std::sync::atomic::AtomicI64>,
-    task: tokio::task::JoinHandle<WatchLog>,
+    reached: AtomicI64,
+    /// Progress notifications received so far.
+    notified: AtomicUsize,
 }
 
 impl Watcher {
@@ -34,17 +42,30 @@ impl Watcher {
         started: Instant,
         request_progress: bool,
     ) -> Watcher {
-        let stop = Arc::new(AtomicBool::new(false));
-        let reached = Arc::new(std::sync::atomic::AtomicI64::new(0));
-        let (s, r) = (stop.clone(), reached.clone());
+        Watcher::start_at(endpoints, prefix, started, request_progress, 0)
+    }
+
+    /// Watches `prefix` from revision `from` (0: the present). A watch that starts behind the
+    /// store is one etcd must first catch up ("unsynced"), sending the past events in batches:
+    /// the state in which a requested progress notification could overtake them (etcd#15220).
+    pub fn start_at(
+        endpoints: Endpoints,
+        prefix: String,
+        started: Instant,
+        request_progress: bool,
+        from: i64,
+    ) -> Watcher {
+        let shared = Arc::new(Shared::default());
+        let s = shared.clone();
         let task = tokio::spawn(async move {
-            watch_loop(endpoints, prefix, (s, r), started, request_progress).await
+            watch_loop(endpoints, prefix, &s, started, (request_progress, from)).await
         });
-        Watcher {
-            stop,
-            reached,
-            task,
-        }
+        Watcher { shared, task }
+    }
+
+    /// Progress notifications received so far.
+    pub fn notified(&self) -> usize {
+        self.shared.notified.load(Ordering::SeqCst)
     }
 
     /// Lets the watch catch up to `revision` (the store's revision once traffic stopped), within
@@ -52,13 +73,13 @@ impl Watcher {
     /// or if the watcher task failed.
     pub async fn stop_at(self, revision: i64) -> Result<WatchLog, String> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while self.reached.load(Ordering::SeqCst) < revision
+        while self.shared.reached.load(Ordering::SeqCst) < revision
             && tokio::time::Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let reached = self.reached.load(Ordering::SeqCst);
-        self.stop.store(true, Ordering::SeqCst);
+        let reached = self.shared.reached.load(Ordering::SeqCst);
+        self.shared.stop.store(true, Ordering::SeqCst);
         let log = self
             .task
             .await
@@ -73,12 +94,17 @@ impl Watcher {
 async fn watch_loop(
     endpoints: Endpoints,
     prefix: String,
-    (stop, reached): (Arc<AtomicBool>, Arc<std::sync::atomic::AtomicI64>),
+    shared: &Shared,
     started: Instant,
-    request_progress: bool,
+    (request_progress, from): (bool, i64),
 ) -> WatchLog {
+    let (stop, reached) = (&shared.stop, &shared.reached);
     let mut log = WatchLog::default();
-    let mut next = 0i64;
+    let mut next = from.max(0);
+    if next > 0 {
+        log.start_revision = next;
+        reached.fetch_max(next - 1, Ordering::SeqCst);
+    }
     let mut rotation = 0usize;
     let bounded = Duration::from_secs(3);
     while !stop.load(Ordering::SeqCst) {
@@ -173,6 +199,7 @@ async fn watch_loop(
                     revision: header_revision,
                     after: log.events.len(),
                 });
+                shared.notified.fetch_add(1, Ordering::SeqCst);
                 // `reached` moves with events only: were a notification premature (etcd#15220),
                 // the events it ran ahead of must still arrive before the watch is stopped,
                 // and show as out of order rather than as missing.
