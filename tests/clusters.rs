@@ -295,7 +295,7 @@ fn member_logs_show_fatal_lines_only_when_etcd_fails_zap() {
 }
 
 /// Every request kind of both traffic profiles on a real 3.5.16 cluster, with a watch over the
-/// same keys, judged by the whole-store check: it passes, decides every read and compare (the
+/// same keys and short-lived watches beside it, judged by the whole-store check: it passes, decides every read and compare (the
 /// watch covered the whole run), and each kind was sent and answered the way the API promises
 /// (the etcd mix: puts, compare-and-swaps, deletes, puts and deletes returning the previous
 /// key-value, prefix deletes of several keys, multi-key txns taking either branch, on
@@ -431,6 +431,29 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
             let with_prev = watch.events.iter().filter(|e| e.prev.is_some()).count();
             assert!(created > 0 && with_prev > 0 && (watch.progress.is_empty() != profile.requests_progress()),
                 "{profile}: {created} creates, {with_prev} with prev_kv, {} progress notifications", watch.progress.len());
+            // Short-lived watches ran beside it: from past, current and future revisions
+            // (and, where the mix compacts, compacted ones, cancelled), over keys and
+            // prefixes, with each filter, with previous key-values, resumed.
+            let short = |f: &dyn Fn(&etcd_skew::history::ShortWatch) -> bool| {
+                watch.short.iter().filter(|w| f(w)).count()
+            };
+            use etcd_skew::history::WatchFilter;
+            let mut shorts = vec![
+                ("from a past revision, with events", short(&|w| w.start_revision <= w.head && !w.events.is_empty())),
+                ("from the current revision", short(&|w| w.start_revision == w.head + 1)),
+                ("from a future revision", short(&|w| w.start_revision > w.head + 1)),
+                ("over one key, with events", short(&|w| !w.prefix && !w.events.is_empty())),
+                ("without puts, with events", short(&|w| w.filter == WatchFilter::NoPut && !w.events.is_empty())),
+                ("without deletes, with events", short(&|w| w.filter == WatchFilter::NoDelete && !w.events.is_empty())),
+                ("with previous key-values", short(&|w| w.events.iter().any(|e| e.prev.is_some()))),
+                ("resumed, with events", short(&|w| w.resumed && !w.events.is_empty())),
+            ];
+            if profile == Profile::Kubernetes {
+                shorts.push(("cancelled as compacted", short(&|w| w.compacted.is_some())));
+            }
+            for (kind, n) in shorts {
+                assert!(n > 0, "{profile}: no short watch {kind} ({} in all)", watch.short.len());
+            }
             let whole = store::check(&h, &watch);
             assert_eq!(whole.violations, Vec::<String>::new(), "{profile}");
             assert_eq!(whole.undecided, 0, "{profile}");

@@ -139,6 +139,7 @@ mod tests {
             resumes: vec![("m1".into(), 2)],
             compacted: vec![],
             progress: vec![],
+            short: vec![],
         }
     }
 

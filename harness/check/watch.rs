@@ -2,7 +2,8 @@
 //! duplicates, across the watcher's moves between members, and each matches a write that was
 //! made (same key, value and revision as acknowledged); a progress notification never runs
 //! ahead of the events (bookmarkable); each event's is-create flag and previous key-value
-//! agree with the key's events before it (is-create, prev-kv).
+//! agree with the key's events before it (is-create, prev-kv); the short-lived watches beside
+//! it agree with it ([`super::short_watch`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -78,6 +79,7 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
     }
     out.extend(bookmarks(log));
     out.extend(created_and_prev(log));
+    out.extend(super::short_watch::check(log));
     // No gaps: every acknowledged write inside the watched range was delivered.
     let Some(last) = log.events.last().map(|e| e.revision) else {
         return out;
@@ -191,15 +193,7 @@ mod tests {
         }
     }
     fn ev(key: &str, value: Option<&str>, revision: i64) -> WatchEvent {
-        WatchEvent {
-            member: "m2".into(),
-            revision,
-            key: key.into(),
-            value: value.map(str::to_string),
-            at_us: 0,
-            created: false,
-            prev: None,
-        }
+        WatchEvent::at("m2", key, value, revision)
     }
     fn history() -> History {
         History {

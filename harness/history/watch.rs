@@ -21,6 +21,22 @@ pub struct WatchEvent {
     pub prev: Option<PrevKv>,
 }
 
+#[cfg(test)]
+impl WatchEvent {
+    /// An event of a hand-made log: not a create, no previous key-value.
+    pub fn at(member: &str, key: &str, value: Option<&str>, revision: i64) -> WatchEvent {
+        WatchEvent {
+            member: member.into(),
+            revision,
+            key: key.into(),
+            value: value.map(str::to_string),
+            at_us: 0,
+            created: false,
+            prev: None,
+        }
+    }
+}
+
 /// A watch event's previous key-value: its value and mod revision.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrevKv {
@@ -49,4 +65,65 @@ pub struct WatchLog {
     /// Progress notifications, periodic and requested, in arrival order.
     #[serde(default)]
     pub progress: Vec<Progress>,
+    /// The short-lived watches that ran beside this one, in the order they started: judged
+    /// against this log, which saw every event of the prefix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub short: Vec<ShortWatch>,
+}
+
+/// A short-lived watch, as an apiserver opens them (from a list's revision) and a client
+/// resumes them (from the revision after the last event it saw): on one member, from a drawn
+/// start revision (compacted, past, current or future), over one key or the whole prefix,
+/// perhaps without puts or without deletes, perhaps with previous key-values; cancelled after
+/// a while.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShortWatch {
+    pub member: String,
+    /// One key, or every key under it when `prefix`.
+    pub key: String,
+    pub prefix: bool,
+    pub start_revision: i64,
+    /// The revision the case's watcher had delivered everything up to when this one was drawn:
+    /// its start is past, current (`head + 1`) or future against it.
+    pub head: i64,
+    pub filter: WatchFilter,
+    pub prev_kv: bool,
+    /// Resumed where the previous short watch (same key, filter and options) stood.
+    pub resumed: bool,
+    /// What it was sent, in order.
+    pub events: Vec<WatchEvent>,
+    /// Cancelled by etcd as compacted: the compact revision it named.
+    pub compacted: Option<i64>,
+}
+
+/// Which events a watch asked not to be sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WatchFilter {
+    #[default]
+    None,
+    NoPut,
+    NoDelete,
+}
+
+impl WatchFilter {
+    /// Does an event (a put, or a delete when `value` is `None`) pass it?
+    pub fn passes(self, value: Option<&str>) -> bool {
+        match self {
+            WatchFilter::None => true,
+            WatchFilter::NoPut => value.is_none(),
+            WatchFilter::NoDelete => value.is_some(),
+        }
+    }
+}
+
+impl ShortWatch {
+    /// Does `key` fall in what it watches?
+    pub fn selects(&self, key: &str) -> bool {
+        if self.prefix {
+            key.starts_with(&self.key)
+        } else {
+            key == self.key
+        }
+    }
 }

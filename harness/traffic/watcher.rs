@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etcd_client::{EventType, GetOptions, WatchOptions};
+use etcd_client::{Event, EventType, GetOptions, WatchOptions};
 
 use super::clients::{connect, Endpoints, RETRY_PAUSE};
-use crate::history::{PrevKv, Progress, WatchEvent, WatchLog};
+use super::short_watch;
+use crate::history::{PrevKv, Progress, ShortWatch, WatchEvent, WatchLog};
 
 /// How often the watcher requests a progress notification.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -20,15 +21,16 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 pub struct Watcher {
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<WatchLog>,
+    short: tokio::task::JoinHandle<Vec<ShortWatch>>,
 }
 
-/// What the watch task and its owner share.
+/// What the watch tasks and their owner share.
 #[derive(Default)]
-struct Shared {
-    stop: AtomicBool,
+pub(super) struct Shared {
+    pub(super) stop: AtomicBool,
     /// The revision the watch has delivered everything up to (its start revision - 1, then
     /// advanced by events).
-    reached: AtomicI64,
+    pub(super) reached: AtomicI64,
     /// Progress notifications received so far.
     notified: AtomicUsize,
 }
@@ -56,11 +58,22 @@ impl Watcher {
         from: i64,
     ) -> Watcher {
         let shared = Arc::new(Shared::default());
-        let s = shared.clone();
-        let task = tokio::spawn(async move {
-            watch_loop(endpoints, prefix, &s, started, (request_progress, from)).await
-        });
-        Watcher { shared, task }
+        let (s, p, e) = (shared.clone(), prefix.clone(), endpoints.clone());
+        let task =
+            tokio::spawn(
+                async move { watch_loop(e, p, &s, started, (request_progress, from)).await },
+            );
+        let short = tokio::spawn(short_watch::short_loop(
+            endpoints,
+            prefix,
+            shared.clone(),
+            started,
+        ));
+        Watcher {
+            shared,
+            task,
+            short,
+        }
     }
 
     /// Progress notifications received so far.
@@ -80,10 +93,14 @@ impl Watcher {
         }
         let reached = self.shared.reached.load(Ordering::SeqCst);
         self.shared.stop.store(true, Ordering::SeqCst);
-        let log = self
+        let mut log = self
             .task
             .await
             .map_err(|e| format!("the watcher failed: {e}"))?;
+        log.short = self
+            .short
+            .await
+            .map_err(|e| format!("the short watches failed: {e}"))?;
         if reached < revision {
             return Err(format!("the watch reached revision {reached} but the store is at {revision} (10 s after traffic stopped)"));
         }
@@ -205,29 +222,34 @@ async fn watch_loop(
                 // and show as out of order rather than as missing.
                 continue;
             }
-            for ev in msg.events() {
-                let Some(kv) = ev.kv() else { continue };
-                let value = match ev.event_type() {
-                    EventType::Put => Some(String::from_utf8_lossy(kv.value()).into_owned()),
-                    EventType::Delete => None,
-                };
-                log.events.push(WatchEvent {
-                    member: ep.member.clone(),
-                    revision: kv.mod_revision(),
-                    key: String::from_utf8_lossy(kv.key()).into_owned(),
-                    value,
-                    at_us: started.elapsed().as_micros() as u64,
-                    created: ev.event_type() == EventType::Put
-                        && kv.create_revision() == kv.mod_revision(),
-                    prev: ev.prev_kv().map(|p| PrevKv {
-                        value: String::from_utf8_lossy(p.value()).into_owned(),
-                        mod_revision: p.mod_revision(),
-                    }),
-                });
-                next = next.max(kv.mod_revision() + 1);
-                reached.fetch_max(kv.mod_revision(), Ordering::SeqCst);
+            for e in msg
+                .events()
+                .iter()
+                .filter_map(|ev| recorded(&ep.member, ev, started))
+            {
+                next = next.max(e.revision + 1);
+                reached.fetch_max(e.revision, Ordering::SeqCst);
+                log.events.push(e);
             }
         }
     }
     log
+}
+
+/// A watch event as recorded (`None` for an event without a key-value).
+pub(super) fn recorded(member: &str, ev: &Event, started: Instant) -> Option<WatchEvent> {
+    let kv = ev.kv()?;
+    Some(WatchEvent {
+        member: member.to_string(),
+        revision: kv.mod_revision(),
+        key: String::from_utf8_lossy(kv.key()).into_owned(),
+        value: (ev.event_type() == EventType::Put)
+            .then(|| String::from_utf8_lossy(kv.value()).into_owned()),
+        at_us: started.elapsed().as_micros() as u64,
+        created: ev.event_type() == EventType::Put && kv.create_revision() == kv.mod_revision(),
+        prev: ev.prev_kv().map(|p| PrevKv {
+            value: String::from_utf8_lossy(p.value()).into_owned(),
+            mod_revision: p.mod_revision(),
+        }),
+    })
 }
