@@ -99,6 +99,17 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 fn config(older: &str, newer: &str, seed: u64, out: &std::path::Path) -> ExploreConfig {
+    config_without(older, newer, seed, out, &[])
+}
+
+/// [`config`] with step kinds left out (`explore --without`).
+fn config_without(
+    older: &str,
+    newer: &str,
+    seed: u64,
+    out: &std::path::Path,
+    without: &[&str],
+) -> ExploreConfig {
     ExploreConfig {
         setup: CaseSetup {
             older: older.into(),
@@ -113,7 +124,7 @@ fn config(older: &str, newer: &str, seed: u64, out: &std::path::Path) -> Explore
         time_budget: Duration::from_secs(120),
         shrink_budget: Duration::from_secs(180),
         max_steps: env_or("ETCD_SKEW_EXPLORE_STEPS", 4) as usize,
-        weights: Weights::default(),
+        weights: Weights::default().without(without.iter().copied()).unwrap(),
         fixed_config: None,
         tries: 2,
         rate_runs: 0,
@@ -124,13 +135,27 @@ fn config(older: &str, newer: &str, seed: u64, out: &std::path::Path) -> Explore
     }
 }
 
+/// Steps that reach a kept finding on 3.5.0 or 3.5.1 (`findings/`, re-checked by
+/// `tests/findings.rs`): a kill inside a defragmentation (etcd#14685, about 40 % of runs) and
+/// auth turned on (3.5.0's /health, etcd#13144). A smoke case of a pair with those releases
+/// leaves them out, or it would pass or fail by etcd's luck.
+const KNOWN_ON_3_5_0_AND_3_5_1: &[&str] = &["kill-during-defrag", "auth-toggle"];
+
 fn explore_pair(test: &str, older: &str, newer: &str, seed: u64) {
+    let early_3_5 = [older, newer]
+        .iter()
+        .any(|r| *r == "3.5.0" || *r == "3.5.1");
+    let without = if early_3_5 {
+        KNOWN_ON_3_5_0_AND_3_5_1
+    } else {
+        &[]
+    };
     common::releases(&[older, newer]);
     let mut evidence = Evidence::new(test);
     let mut progress = Vec::new();
     let report = explore::explore(
         common::store(),
-        &config(older, newer, seed, &evidence.dir),
+        &config_without(older, newer, seed, &evidence.dir, without),
         &mut progress,
     );
     print!("{}", String::from_utf8_lossy(&progress));
