@@ -295,7 +295,7 @@ fn member_logs_show_fatal_lines_only_when_etcd_fails_zap() {
 }
 
 /// Every request kind of both traffic profiles on a real 3.5.16 cluster, with a watch over the
-/// same keys and short-lived watches beside it, judged by the whole-store check: it passes, decides every read and compare (the
+/// same keys, a collector pinned to each member and short-lived watches beside it, judged by the whole-store check: it passes, decides every read and compare (the
 /// watch covered the whole run), and each kind was sent and answered the way the API promises
 /// (the etcd mix: puts, compare-and-swaps, deletes, puts and deletes returning the previous
 /// key-value, prefix deletes of several keys, multi-key txns taking either branch, on
@@ -454,6 +454,18 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
             for (kind, n) in shorts {
                 assert!(n > 0, "{profile}: no short watch {kind} ({} in all)", watch.short.len());
             }
+            // And one collector pinned to each member, from the same start revision.
+            let pinned: Vec<(&str, usize)> = watch
+                .members
+                .iter()
+                .map(|m| (m.resumes.first().map_or("", |(name, _)| name.as_str()), m.events.len()))
+                .collect();
+            assert!(
+                pinned.len() == 3
+                    && pinned.iter().all(|(_, n)| *n > 0)
+                    && watch.members.iter().all(|m| m.start_revision == watch.start_revision),
+                "{profile}: collectors {pinned:?}"
+            );
             let whole = store::check(&h, &watch);
             assert_eq!(whole.violations, Vec::<String>::new(), "{profile}");
             assert_eq!(whole.undecided, 0, "{profile}");

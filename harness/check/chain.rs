@@ -140,6 +140,7 @@ mod tests {
             compacted: vec![],
             progress: vec![],
             short: vec![],
+            members: vec![],
         }
     }
 

@@ -80,6 +80,14 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
     out.extend(bookmarks(log));
     out.extend(created_and_prev(log));
     out.extend(super::short_watch::check(log));
+    for m in &log.members {
+        let on = m.resumes.first().map_or("?", |(member, _)| member.as_str());
+        out.extend(
+            check(m, history)
+                .into_iter()
+                .map(|v| format!("the collector pinned to {on}: {v}")),
+        );
+    }
     // No gaps: every acknowledged write inside the watched range was delivered.
     let Some(last) = log.events.last().map(|e| e.revision) else {
         return out;
@@ -216,6 +224,31 @@ mod tests {
             check(&log, &history()).is_empty(),
             "{:?}",
             check(&log, &history())
+        );
+    }
+
+    #[test]
+    fn a_collector_pinned_to_a_member_is_judged_as_the_watch_is() {
+        let whole = vec![
+            ev("a", Some("1"), 5),
+            ev("b", Some("2"), 6),
+            ev("a", Some("3"), 7),
+        ];
+        let pinned = |events: Vec<WatchEvent>| WatchLog {
+            events,
+            start_revision: 5,
+            resumes: vec![("m3".into(), 5)],
+            ..Default::default()
+        };
+        let mut log = pinned(whole.clone());
+        log.members = vec![pinned(whole.clone()), pinned(whole.clone())];
+        assert_eq!(check(&log, &history()), Vec::<String>::new());
+        log.members[1] = pinned(vec![whole[0].clone(), whole[2].clone()]);
+        let v = check(&log, &history());
+        assert!(
+            v.iter()
+                .any(|l| l.starts_with("the collector pinned to m3: watch missed b")),
+            "{v:?}"
         );
     }
 

@@ -69,6 +69,10 @@ pub struct WatchLog {
     /// against this log, which saw every event of the prefix.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub short: Vec<ShortWatch>,
+    /// One collector per member, each pinned to its member from the same start revision:
+    /// every member's own watch stream, judged as this one is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<WatchLog>,
 }
 
 /// A short-lived watch, as an apiserver opens them (from a list's revision) and a client

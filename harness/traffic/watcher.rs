@@ -22,6 +22,8 @@ pub struct Watcher {
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<WatchLog>,
     short: tokio::task::JoinHandle<Vec<ShortWatch>>,
+    /// One collector per member there at the start, each pinned to its member.
+    collectors: Vec<(Arc<Shared>, tokio::task::JoinHandle<WatchLog>)>,
 }
 
 /// What the watch tasks and their owner share.
@@ -33,6 +35,8 @@ pub(super) struct Shared {
     pub(super) reached: AtomicI64,
     /// Progress notifications received so far.
     notified: AtomicUsize,
+    /// The revision the watch started at, once known (0 before): where the collectors start.
+    start: AtomicI64,
 }
 
 impl Watcher {
@@ -50,6 +54,11 @@ impl Watcher {
     /// Watches `prefix` from revision `from` (0: the present). A watch that starts behind the
     /// store is one etcd must first catch up ("unsynced"), sending the past events in batches:
     /// the state in which a requested progress notification could overtake them (etcd#15220).
+    ///
+    /// Beside the watch that moves between members: short-lived watches
+    /// ([`short_watch`]), and one collector per member present now, pinned to it (resumed on
+    /// it when it comes back) from the same start revision, so that every member's own watch
+    /// stream is judged, not only the one the moving watch happens to be on.
     pub fn start_at(
         endpoints: Endpoints,
         prefix: String,
@@ -59,10 +68,36 @@ impl Watcher {
     ) -> Watcher {
         let shared = Arc::new(Shared::default());
         let (s, p, e) = (shared.clone(), prefix.clone(), endpoints.clone());
-        let task =
-            tokio::spawn(
-                async move { watch_loop(e, p, &s, started, (request_progress, from)).await },
-            );
+        let task = tokio::spawn(async move {
+            watch_loop(e, p, &s, started, (request_progress, from, None)).await
+        });
+        let members: Vec<String> = endpoints
+            .read()
+            .unwrap()
+            .iter()
+            .map(|ep| ep.member.clone())
+            .collect();
+        let collectors = members
+            .into_iter()
+            .map(|member| {
+                let own = Arc::new(Shared::default());
+                let (o, main, p, e) = (
+                    own.clone(),
+                    shared.clone(),
+                    prefix.clone(),
+                    endpoints.clone(),
+                );
+                let task = tokio::spawn(async move {
+                    // From where the moving watch starts, once it knows.
+                    while main.start.load(Ordering::SeqCst) == 0 && !o.stop.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    let from = main.start.load(Ordering::SeqCst);
+                    watch_loop(e, p, &o, started, (request_progress, from, Some(&member))).await
+                });
+                (own, task)
+            })
+            .collect();
         let short = tokio::spawn(short_watch::short_loop(
             endpoints,
             prefix,
@@ -73,6 +108,7 @@ impl Watcher {
             shared,
             task,
             short,
+            collectors,
         }
     }
 
@@ -93,6 +129,9 @@ impl Watcher {
         }
         let reached = self.shared.reached.load(Ordering::SeqCst);
         self.shared.stop.store(true, Ordering::SeqCst);
+        for (own, _) in &self.collectors {
+            own.stop.store(true, Ordering::SeqCst);
+        }
         let mut log = self
             .task
             .await
@@ -101,6 +140,12 @@ impl Watcher {
             .short
             .await
             .map_err(|e| format!("the short watches failed: {e}"))?;
+        for (_, task) in self.collectors {
+            log.members.push(
+                task.await
+                    .map_err(|e| format!("a member's watch collector failed: {e}"))?,
+            );
+        }
         if reached < revision {
             return Err(format!("the watch reached revision {reached} but the store is at {revision} (10 s after traffic stopped)"));
         }
@@ -113,7 +158,7 @@ async fn watch_loop(
     prefix: String,
     shared: &Shared,
     started: Instant,
-    (request_progress, from): (bool, i64),
+    (request_progress, from, pin): (bool, i64, Option<&str>),
 ) -> WatchLog {
     let (stop, reached) = (&shared.stop, &shared.reached);
     let mut log = WatchLog::default();
@@ -121,13 +166,18 @@ async fn watch_loop(
     if next > 0 {
         log.start_revision = next;
         reached.fetch_max(next - 1, Ordering::SeqCst);
+        shared.start.store(next, Ordering::SeqCst);
     }
     let mut rotation = 0usize;
     let bounded = Duration::from_secs(3);
     while !stop.load(Ordering::SeqCst) {
         let picked = {
             let eps = endpoints.read().unwrap();
-            (!eps.is_empty()).then(|| eps[rotation % eps.len()].clone())
+            match pin {
+                // A collector waits for its member (down, or not yet back).
+                Some(member) => eps.iter().find(|e| e.member == member).cloned(),
+                None => (!eps.is_empty()).then(|| eps[rotation % eps.len()].clone()),
+            }
         };
         rotation += 1;
         let Some(ep) = picked else {
@@ -157,6 +207,7 @@ async fn watch_loop(
             };
             next = r.header().map(|h| h.revision()).unwrap_or(0) + 1;
             log.start_revision = next;
+            shared.start.store(next, Ordering::SeqCst);
             // Everything up to the start is delivered by definition. Without this a watch
             // whose start saw the store's last write (a case whose only member restarted
             // before traffic wrote again) "reached revision 0" and failed the case: the
