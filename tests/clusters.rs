@@ -528,3 +528,36 @@ fn the_oracle_hashes_a_store_compacted_at_its_current_revision() {
         );
     });
 }
+
+/// A leadership transfer that cannot complete (the transferee is cut off from its peers, so
+/// raft aborts the transfer after an election timeout and etcd's MoveLeader waits out the
+/// deadline) leaves the leader where it was: `move_leader_away` says so instead of failing. Regression: `explore
+/// --releases 3.5.1,3.5.16` reported such a timed-out move (20/200 ms heartbeat/election under
+/// load) as a failure.
+#[test]
+fn a_leadership_transfer_that_times_out_leaves_the_leader() {
+    let r = common::releases(&["3.5.16"]);
+    common::runtime().block_on(async {
+        let mut cluster = ClusterBuilder::new(vec![r[0].clone(); 3])
+            .peer_proxies(true)
+            .start()
+            .await
+            .unwrap();
+        let leader = cluster.leader(Duration::from_secs(15)).await.unwrap();
+        // The transferee move_leader_away picks: the first other live member with a known id.
+        let target = cluster
+            .live()
+            .into_iter()
+            .find(|&j| j != leader && cluster.members()[j].id.is_some())
+            .unwrap();
+        cluster.partition(target).unwrap();
+        let now = cluster.move_leader_away(leader).await;
+        cluster.repair();
+        assert_eq!(now.unwrap(), leader, "leadership stays where it was");
+        cluster
+            .member(leader)
+            .put("after/transfer", "v")
+            .await
+            .unwrap();
+    });
+}

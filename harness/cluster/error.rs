@@ -73,6 +73,25 @@ impl From<ReleaseError> for ClusterError {
 }
 
 impl ClusterError {
+    /// A call that got no answer in time: the harness's deadline, or the transport's (gRPC
+    /// cancelled or deadline exceeded).
+    pub fn timed_out(&self) -> bool {
+        match self {
+            ClusterError::Rpc {
+                source: RpcFailure::TimedOut,
+                ..
+            } => true,
+            ClusterError::Rpc {
+                source: RpcFailure::Etcd(etcd_client::Error::GRpcStatus(s)),
+                ..
+            } => matches!(
+                s.code(),
+                tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
+            ),
+            _ => false,
+        }
+    }
+
     /// The etcd refusal this error carries, if etcd answered with one of its known errors.
     pub fn refusal(&self) -> Option<EtcdRefusal> {
         match self {

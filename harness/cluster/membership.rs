@@ -9,6 +9,7 @@ use super::flags::InitialState;
 use super::member::Member;
 use super::running::Cluster;
 use super::wait::{poll, Probe};
+use crate::model::EtcdRefusal;
 use crate::release::Release;
 
 /// One entry of a member list, as etcd reports it.
@@ -181,7 +182,13 @@ impl Cluster {
     }
 
     /// Moves leadership off member `i` if it leads (upgrade guides: "move leadership away
-    /// before stopping a leader"). Returns the new leader's index.
+    /// before stopping a leader"). Returns the new leader's index: `i` itself when the transfer
+    /// did not complete in time. A transfer is best effort: raft aborts it when the transferee
+    /// does not win within an election timeout (a loaded machine, a short election timeout),
+    /// and etcd's MoveLeader then waits out the request's deadline
+    /// ([`EtcdRefusal::LeaderTransferTimedOut`], or our own deadline first). Found by
+    /// `explore --releases 3.5.1,3.5.16` (20/200 ms heartbeat/election under load), which
+    /// reported the timed-out move as a failure.
     pub async fn move_leader_away(&mut self, i: usize) -> Result<usize, ClusterError> {
         let leader = self.leader(Duration::from_secs(15)).await?;
         if leader != i {
@@ -193,11 +200,19 @@ impl Cluster {
             .find(|&j| j != i && self.members[j].id.is_some())
             .ok_or_else(|| ClusterError::Invalid("no other live member to lead".into()))?;
         let target_id = self.members[target].id.unwrap();
-        self.members[i]
+        let moved = self.members[i]
             .rpc("move-leader", |mut c| async move {
                 c.move_leader(target_id).await
             })
-            .await?;
+            .await;
+        match moved {
+            Ok(_) => {}
+            Err(e) if e.timed_out() || e.refusal() == Some(EtcdRefusal::LeaderTransferTimedOut) => {
+                tracing::info!("leadership transfer to {target} did not complete: {e}");
+                return self.leader_seen_by(i, Duration::from_secs(15)).await;
+            }
+            Err(e) => return Err(e),
+        }
         let members = &self.members;
         poll(
             "leadership to move",
@@ -222,5 +237,26 @@ impl Cluster {
     pub fn forget_member(&mut self, i: usize) {
         let m = self.members.remove(i);
         m.kill();
+    }
+}
+
+impl Cluster {
+    /// The leader as member `i` sees it (a live member may be cut off and see none), once it
+    /// names a known member.
+    async fn leader_seen_by(&self, i: usize, timeout: Duration) -> Result<usize, ClusterError> {
+        let members = &self.members;
+        poll(
+            "a leader seen by the member that was asked to move it",
+            timeout,
+            Duration::from_millis(50),
+            || async move {
+                let s = members[i].status().await.map_err(Probe::from)?;
+                members
+                    .iter()
+                    .position(|m| s.leader != 0 && m.id == Some(s.leader))
+                    .ok_or_else(|| Probe::NotYet(format!("leader {:x}", s.leader)))
+            },
+        )
+        .await
     }
 }

@@ -58,6 +58,10 @@ pub enum EtcdRefusal {
     Compacted,
     /// `etcdserver: mvcc: required revision is a future revision`.
     FutureRevision,
+    /// `etcdserver: request timed out, leader transfer took too long` (ErrTimeoutLeaderTransfer,
+    /// sent as code Unknown): raft aborted the transfer (the transferee did not win within an
+    /// election timeout) and MoveLeader waited out the request's deadline.
+    LeaderTransferTimedOut,
 }
 
 /// etcd's gRPC error descriptions, each with its variant (`rpctypes/error.go`, identical text
@@ -103,6 +107,10 @@ const GRPC_DESCRIPTIONS: &[(&str, EtcdRefusal)] = &[
     (
         "etcdserver: mvcc: required revision is a future revision",
         EtcdRefusal::FutureRevision,
+    ),
+    (
+        "etcdserver: request timed out, leader transfer took too long",
+        EtcdRefusal::LeaderTransferTimedOut,
     ),
 ];
 
