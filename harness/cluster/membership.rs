@@ -207,7 +207,14 @@ impl Cluster {
             .await;
         match moved {
             Ok(_) => {}
-            Err(e) if e.timed_out() || e.refusal() == Some(EtcdRefusal::LeaderTransferTimedOut) => {
+            // Or leadership moved on its own between asking who leads and asking it to move.
+            Err(e)
+                if e.timed_out()
+                    || matches!(
+                        e.refusal(),
+                        Some(EtcdRefusal::LeaderTransferTimedOut | EtcdRefusal::NotLeader)
+                    ) =>
+            {
                 tracing::info!("leadership transfer to {target} did not complete: {e}");
                 return self.leader_seen_by(i, Duration::from_secs(15)).await;
             }

@@ -165,34 +165,43 @@ impl Weights {
     }
 
     /// These weights with the named step kinds left out; a name that is no step kind is refused
-    /// with the list of kinds.
+    /// with the list of kinds, and so is leaving nothing to draw.
     pub fn without<'a>(
         mut self,
         kinds: impl IntoIterator<Item = &'a str>,
-    ) -> Result<Weights, UnknownStepKind> {
+    ) -> Result<Weights, WithoutError> {
         let known: Vec<&'static str> = arms(&Weights::default())
             .into_iter()
             .map(|(k, _, _)| k)
             .collect();
         for kind in kinds {
             let Some(k) = known.iter().find(|k| **k == kind) else {
-                return Err(UnknownStepKind {
+                return Err(WithoutError::Unknown {
                     kind: kind.to_string(),
                     known: known.join(", "),
                 });
             };
             self.without.insert(k);
         }
+        let left = arms(&self)
+            .iter()
+            .any(|(k, w, _)| *w > 0 && !self.without.contains(k));
+        if !left {
+            return Err(WithoutError::Nothing);
+        }
         Ok(self)
     }
 }
 
-/// A step kind named on the command line that exploration does not have.
+/// Step kinds to leave out that cannot be.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("no step kind {kind:?}; the kinds are: {known}")]
-pub struct UnknownStepKind {
-    pub kind: String,
-    pub known: String,
+pub enum WithoutError {
+    /// A name exploration does not have.
+    #[error("no step kind {kind:?}; the kinds are: {known}")]
+    Unknown { kind: String, known: String },
+    /// Every kind with a weight left out: there would be nothing to draw.
+    #[error("every step kind left out: nothing would be drawn")]
+    Nothing,
 }
 
 /// One step, drawn by weight; member positions are taken modulo the cluster size when run.
@@ -388,8 +397,16 @@ mod tests {
         let e = Weights::default()
             .without(["kill-during-defrag", "defragg"])
             .unwrap_err();
-        assert_eq!(e.kind, "defragg");
+        assert!(
+            matches!(&e, WithoutError::Unknown { kind, .. } if kind == "defragg"),
+            "{e:?}"
+        );
         assert!(e.to_string().contains("kill-during-defrag"), "{e}");
+        let every: Vec<&str> = arms(&Weights::default()).iter().map(|a| a.0).collect();
+        assert_eq!(
+            Weights::default().without(every).unwrap_err(),
+            WithoutError::Nothing
+        );
     }
 
     #[test]

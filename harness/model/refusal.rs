@@ -62,6 +62,9 @@ pub enum EtcdRefusal {
     /// sent as code Unknown): raft aborted the transfer (the transferee did not win within an
     /// election timeout) and MoveLeader waited out the request's deadline.
     LeaderTransferTimedOut,
+    /// `etcdserver: not leader` (ErrGRPCNotLeader): a leader-only request (MoveLeader) reached
+    /// a member that no longer leads.
+    NotLeader,
 }
 
 /// etcd's gRPC error descriptions, each with its variant (`rpctypes/error.go`, identical text
@@ -112,6 +115,7 @@ const GRPC_DESCRIPTIONS: &[(&str, EtcdRefusal)] = &[
         "etcdserver: request timed out, leader transfer took too long",
         EtcdRefusal::LeaderTransferTimedOut,
     ),
+    ("etcdserver: not leader", EtcdRefusal::NotLeader),
 ];
 
 impl EtcdRefusal {

@@ -6,21 +6,22 @@
 //! on another member from where it stood. What each was sent is judged against the case's
 //! watcher, which saw every event of the prefix (`check/watch.rs`).
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etcd_client::{WatchFilterType, WatchOptions};
+use etcd_client::{Client, WatchFilterType, WatchOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::clients::{connect, Endpoints, RETRY_PAUSE};
+use super::clients::{connect, Endpoint, Endpoints, RETRY_PAUSE};
 use super::watcher::{recorded, Shared};
 use crate::history::{ShortWatch, WatchFilter};
 
 /// Events one short watch keeps at most (one started at revision 1 of a long store is sent
-/// all of it).
-const MAX_EVENTS: usize = 20_000;
+/// all of it, and every epoch's watch log is kept whole).
+const MAX_EVENTS: usize = 5_000;
 
 /// Runs short watches under `prefix` until the case's watcher stops; they start around the
 /// revision it has delivered everything up to (the store's head, as far as it knows).
@@ -34,6 +35,9 @@ pub(super) async fn short_loop(
     let mut rng = StdRng::seed_from_u64(prefix.bytes().map(u64::from).sum());
     let mut done: Vec<ShortWatch> = Vec::new();
     let mut rotation = 0usize;
+    // One client per member, kept while its endpoint (URL, credentials) stays: a connect with
+    // credentials authenticates, a raft request each time.
+    let mut clients: HashMap<String, (Endpoint, Client)> = HashMap::new();
     while !stop.load(Ordering::SeqCst) {
         let picked = {
             let eps = endpoints.read().unwrap();
@@ -47,9 +51,22 @@ pub(super) async fn short_loop(
         };
         let mut w = draw(&mut rng, &prefix, now, done.last());
         w.member = ep.member.clone();
-        let Some(mut c) = connect(&ep, None, true).await else {
-            tokio::time::sleep(RETRY_PAUSE).await;
-            continue;
+        let cached = clients
+            .get(&ep.member)
+            .filter(|(was, _)| *was == ep)
+            .map(|(_, c)| c.clone());
+        let mut c = match cached {
+            Some(c) => c,
+            None => match connect(&ep, None, true).await {
+                Some(c) => {
+                    clients.insert(ep.member.clone(), (ep.clone(), c.clone()));
+                    c
+                }
+                None => {
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    continue;
+                }
+            },
         };
         let mut opts = WatchOptions::new().with_start_revision(w.start_revision);
         if w.prefix {
@@ -67,6 +84,7 @@ pub(super) async fn short_loop(
         let Ok(Ok(mut stream)) =
             tokio::time::timeout(bounded, c.watch(w.key.as_str(), Some(opts))).await
         else {
+            clients.remove(&ep.member);
             tokio::time::sleep(RETRY_PAUSE).await;
             continue;
         };

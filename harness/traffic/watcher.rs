@@ -20,10 +20,22 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 pub struct Watcher {
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<WatchLog>,
-    short: tokio::task::JoinHandle<Vec<ShortWatch>>,
+    /// Taken by [`Watcher::stop_at`]; a watcher dropped without it stops its tasks in `drop`.
+    task: Option<tokio::task::JoinHandle<WatchLog>>,
+    short: Option<tokio::task::JoinHandle<Vec<ShortWatch>>>,
     /// One collector per member there at the start, each pinned to its member.
     collectors: Vec<(Arc<Shared>, tokio::task::JoinHandle<WatchLog>)>,
+}
+
+impl Drop for Watcher {
+    /// A watcher given up on (an epoch that ended on an error) must not keep watching, and
+    /// reconnecting to, a cluster that is gone: every task sees the flag within 100 ms.
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        for (own, _) in &self.collectors {
+            own.stop.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 /// What the watch tasks and their owner share.
@@ -106,8 +118,8 @@ impl Watcher {
         ));
         Watcher {
             shared,
-            task,
-            short,
+            task: Some(task),
+            short: Some(short),
             collectors,
         }
     }
@@ -120,7 +132,7 @@ impl Watcher {
     /// Lets the watch catch up to `revision` (the store's revision once traffic stopped), within
     /// a deadline, then stops it. `Err` if it never got there (a watch that stopped delivering)
     /// or if the watcher task failed.
-    pub async fn stop_at(self, revision: i64) -> Result<WatchLog, String> {
+    pub async fn stop_at(mut self, revision: i64) -> Result<WatchLog, String> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while self.shared.reached.load(Ordering::SeqCst) < revision
             && tokio::time::Instant::now() < deadline
@@ -132,15 +144,17 @@ impl Watcher {
         for (own, _) in &self.collectors {
             own.stop.store(true, Ordering::SeqCst);
         }
-        let mut log = self
-            .task
-            .await
-            .map_err(|e| format!("the watcher failed: {e}"))?;
-        log.short = self
-            .short
-            .await
-            .map_err(|e| format!("the short watches failed: {e}"))?;
-        for (_, task) in self.collectors {
+        let (task, short) = (self.task.take(), self.short.take());
+        let mut log = match task {
+            Some(t) => t.await.map_err(|e| format!("the watcher failed: {e}"))?,
+            None => WatchLog::default(),
+        };
+        if let Some(s) = short {
+            log.short = s
+                .await
+                .map_err(|e| format!("the short watches failed: {e}"))?;
+        }
+        for (_, task) in std::mem::take(&mut self.collectors) {
             log.members.push(
                 task.await
                     .map_err(|e| format!("a member's watch collector failed: {e}"))?,
