@@ -330,8 +330,13 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
                 started,
                 profile.requests_progress(),
             );
-            // Let the watch start before the first write, so it covers every revision.
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            // The watch knows where it starts before the first write, so it covers every
+            // revision (within 10 s).
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while watcher.start_revision() == 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(watcher.start_revision() > 0, "{profile}: the watch never started");
             let cfg = TrafficConfig {
                 clients: 8,
                 keys,

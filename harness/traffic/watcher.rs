@@ -124,6 +124,11 @@ impl Watcher {
         }
     }
 
+    /// The revision the watch covers from (0 until it knows): every write after it shows.
+    pub fn start_revision(&self) -> i64 {
+        self.shared.start.load(Ordering::SeqCst)
+    }
+
     /// Progress notifications received so far.
     pub fn notified(&self) -> usize {
         self.shared.notified.load(Ordering::SeqCst)
