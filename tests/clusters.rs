@@ -566,3 +566,65 @@ fn a_leadership_transfer_that_times_out_leaves_the_leader() {
             .unwrap();
     });
 }
+
+/// Leadership moves to a voter, never to a learner (etcd refuses it: "bad leader
+/// transferee"). Regression: `explore --releases 3.5.16,3.5.30` drew learner-add,
+/// member-replace, move-leader, and the learner came first among the other members.
+#[test]
+fn leadership_moves_to_a_voter_not_to_a_learner_listed_before_it() {
+    let r = common::releases(&["3.5.16"]);
+    common::runtime().block_on(async {
+        let mut cluster = ClusterBuilder::new(vec![r[0].clone(); 2])
+            .start()
+            .await
+            .unwrap();
+        // m1, m3 (a learner), m4: the learner comes before the other voter (m2, listed
+        // between m1 and m3, is removed once m4 runs, so a quorum stays up throughout).
+        let m3 = cluster.new_member("m3", r[0].clone()).unwrap();
+        add_when_healthy(&mut cluster, m3, true).await;
+        cluster.start_joining(m3).unwrap();
+        cluster.wait_healthy(Duration::from_secs(30)).await.unwrap();
+        let m4 = cluster.new_member("m4", r[0].clone()).unwrap();
+        add_when_healthy(&mut cluster, m4, false).await;
+        cluster.start_joining(m4).unwrap();
+        cluster.wait_healthy(Duration::from_secs(30)).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while let Err(e) = cluster.member_remove(0, 1).await {
+            let unhealthy = e.refusal() == Some(etcd_skew::model::EtcdRefusal::UnhealthyCluster);
+            assert!(
+                unhealthy && std::time::Instant::now() < deadline,
+                "member remove: {e}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let (m3, m4) = (
+            cluster.index_of("m3").unwrap(),
+            cluster.index_of("m4").unwrap(),
+        );
+        assert!(m3 < m4, "the learner is listed first");
+        // Leadership on m1 (from m4 it can only go to m1, the other voter), then away from it.
+        let leader = cluster.leader(Duration::from_secs(15)).await.unwrap();
+        if leader == m4 {
+            assert_eq!(cluster.move_leader_away(m4).await.unwrap(), 0);
+        }
+        assert_eq!(cluster.move_leader_away(0).await.unwrap(), m4);
+    });
+}
+
+/// `member add` through m1, retried while etcd's strict reconfig check finds a peer link not
+/// up yet ("unhealthy cluster"), within 20 s.
+async fn add_when_healthy(cluster: &mut etcd_skew::cluster::Cluster, new: usize, learner: bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match cluster.member_add_as(0, new, learner).await {
+            Ok(_) => return,
+            Err(e)
+                if e.refusal() == Some(etcd_skew::model::EtcdRefusal::UnhealthyCluster)
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => panic!("member add: {e}"),
+        }
+    }
+}

@@ -194,11 +194,20 @@ impl Cluster {
         if leader != i {
             return Ok(leader);
         }
+        // A voter: etcd refuses a learner as transferee ("bad leader transferee"; explore
+        // --releases 3.5.16,3.5.30 drew learner-add, member-replace, move-leader).
+        let learners: Vec<u64> = self
+            .member_list(i)
+            .await?
+            .into_iter()
+            .filter(|m| m.learner)
+            .map(|m| m.id)
+            .collect();
         let target = self
             .live()
             .into_iter()
-            .find(|&j| j != i && self.members[j].id.is_some())
-            .ok_or_else(|| ClusterError::Invalid("no other live member to lead".into()))?;
+            .find(|&j| j != i && self.members[j].id.is_some_and(|id| !learners.contains(&id)))
+            .ok_or_else(|| ClusterError::Invalid("no other live voting member to lead".into()))?;
         let target_id = self.members[target].id.unwrap();
         let moved = self.members[i]
             .rpc("move-leader", |mut c| async move {
