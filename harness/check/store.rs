@@ -310,29 +310,9 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
             _ if creates_revision(e) => revision - 1,
             _ => *revision,
         };
-        // A prefix delete returned what it deleted: the keys under its prefix just below its
-        // revision (none, if it deleted nothing, at its own), as a range there would.
-        let deleted_as_range = e.request.deleted_prefix().map(|prefix| Request::Range {
-            prefix: prefix.to_string(),
-            start: prefix.to_string(),
-            revision: view,
-            limit: 0,
-            keys_only: false,
-            serializable: false,
-        });
-        if let Request::Range { .. } | Request::DeletePrefix { .. } = &e.request {
-            let listed = match &e.outcome {
-                Outcome::Ok {
-                    deleted: Some(n), ..
-                } if deleted_as_range.is_some() => Some(Listed {
-                    count: *n,
-                    more: false,
-                }),
-                Outcome::Ok { listed, .. } => *listed,
-                _ => None,
-            };
+        if let Some((range, listed)) = listing(e, view) {
             let (bad, unsure) = judge_range(
-                deleted_as_range.as_ref().unwrap_or(&e.request),
+                &range,
                 (*revision, kvs, listed),
                 &timeline,
                 &written_keys,
@@ -365,21 +345,8 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
         if cmps.is_empty() {
             continue;
         }
-        let mut held = true;
-        let mut decidable = true;
-        for (k, target) in &cmps {
-            let (value, mod_revision, changed) = timeline.at(k, view);
-            let (version, created, since) = timeline.life(k, view);
-            // A version or create revision is known only if the key's whole life is.
-            let known_since = match target {
-                CompareTarget::Version(_) | CompareTarget::CreateRevision(_) => since,
-                _ => changed,
-            };
-            decidable &= !hidden(k, known_since, view);
-            held &= holds(target, (value, mod_revision), (version, created));
-        }
-        match decidable {
-            true if Some(held) != *succeeded => out.push(format!(
+        match compares_hold(&timeline, &cmps, view, &hidden) {
+            Some(held) if Some(held) != *succeeded => out.push(format!(
                 "event {i}: client {} on {} ({}) at revision {revision}: {} branch taken, but on the state at revision {view} its compares {}",
                 e.client,
                 e.member,
@@ -387,8 +354,8 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
                 if *succeeded == Some(true) { "then" } else { "else" },
                 if held { "hold" } else { "do not hold" }
             )),
-            true => {}
-            false => undecided += 1,
+            Some(_) => {}
+            None => undecided += 1,
         }
     }
     out.extend(refusals(events));
@@ -397,6 +364,60 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
         violations: out,
         undecided,
     }
+}
+
+/// A range, or a prefix delete as the range just below its revision (none, if it deleted
+/// nothing, at its own) that it returned and counted: with what it said it listed.
+fn listing(e: &Event, view: i64) -> Option<(std::borrow::Cow<'_, Request>, Option<Listed>)> {
+    let Outcome::Ok {
+        listed, deleted, ..
+    } = &e.outcome
+    else {
+        return None;
+    };
+    match &e.request {
+        Request::Range { .. } => Some((std::borrow::Cow::Borrowed(&e.request), *listed)),
+        Request::DeletePrefix { prefix } => Some((
+            std::borrow::Cow::Owned(Request::Range {
+                prefix: prefix.clone(),
+                start: prefix.clone(),
+                revision: view,
+                limit: 0,
+                keys_only: false,
+                serializable: false,
+            }),
+            Some(Listed {
+                count: deleted.unwrap_or_default(),
+                more: false,
+            }),
+        )),
+        _ => None,
+    }
+}
+
+/// Whether every compare holds on the state at `view`; `None` if a write the evidence does
+/// not show may hide there (a version or create revision is known only if the key's whole
+/// life is).
+fn compares_hold(
+    timeline: &Timeline,
+    cmps: &[(&str, CompareTarget)],
+    view: i64,
+    hidden: &impl Fn(&str, i64, i64) -> bool,
+) -> Option<bool> {
+    let mut held = true;
+    for (k, target) in cmps {
+        let (value, mod_revision, changed) = timeline.at(k, view);
+        let (version, created, since) = timeline.life(k, view);
+        let known_since = match target {
+            CompareTarget::Version(_) | CompareTarget::CreateRevision(_) => since,
+            _ => changed,
+        };
+        if hidden(k, known_since, view) {
+            return None;
+        }
+        held &= holds(target, (value, mod_revision), (version, created));
+    }
+    Some(held)
 }
 
 enum Judged {

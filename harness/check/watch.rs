@@ -80,14 +80,7 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
     out.extend(bookmarks(log));
     out.extend(created_and_prev(log));
     out.extend(super::short_watch::check(log));
-    for m in &log.members {
-        let on = m.resumes.first().map_or("?", |(member, _)| member.as_str());
-        out.extend(
-            check(m, history)
-                .into_iter()
-                .map(|v| format!("the collector pinned to {on}: {v}")),
-        );
-    }
+    out.extend(collectors(log, history));
     // No gaps: every acknowledged write inside the watched range was delivered.
     let Some(last) = log.events.last().map(|e| e.revision) else {
         return out;
@@ -108,6 +101,20 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
                 log.start_revision
             ));
         }
+    }
+    out
+}
+
+/// Each member's pinned collector, judged as the watch is.
+fn collectors(log: &WatchLog, history: &History) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in &log.members {
+        let on = m.resumes.first().map_or("?", |(member, _)| member.as_str());
+        out.extend(
+            check(m, history)
+                .into_iter()
+                .map(|v| format!("the collector pinned to {on}: {v}")),
+        );
     }
     out
 }

@@ -291,47 +291,57 @@ fn compare(c: &history::Compare) -> Compare {
     }
 }
 
+/// A put, delete or prefix delete, with the previous key-values it asked for.
+async fn put_or_delete(c: &mut Client, r: &Request) -> Result<Outcome, etcd_client::Error> {
+    match r {
+        Request::Put {
+            key,
+            value,
+            prev_kv,
+        } => {
+            let opts = prev_kv.then(|| PutOptions::new().with_prev_key());
+            c.put(key.as_str(), value.as_str(), opts).await.map(|resp| {
+                let mut o = Outcome::ok(header_revision(resp.header()));
+                if let (Outcome::Ok { kvs, .. }, true) = (&mut o, *prev_kv) {
+                    kvs.push(read_kv(key, resp.prev_key()));
+                }
+                o
+            })
+        }
+        Request::Delete { key, prev_kv } => {
+            let opts = prev_kv.then(|| DeleteOptions::new().with_prev_key());
+            c.delete(key.as_str(), opts).await.map(|resp| {
+                let mut o = Outcome::ok(header_revision(resp.header()));
+                if let Outcome::Ok { deleted, kvs, .. } = &mut o {
+                    *deleted = Some(resp.deleted());
+                    if *prev_kv {
+                        kvs.push(read_kv(key, resp.prev_kvs().first()));
+                    }
+                }
+                o
+            })
+        }
+        Request::DeletePrefix { prefix } => {
+            let opts = DeleteOptions::new()
+                .with_range(prefix_end(prefix))
+                .with_prev_key();
+            c.delete(prefix.as_str(), Some(opts)).await.map(|resp| {
+                let mut o = listing(resp.header(), resp.prev_kvs(), false);
+                if let Outcome::Ok { deleted, .. } = &mut o {
+                    *deleted = Some(resp.deleted());
+                }
+                o
+            })
+        }
+        _ => unreachable!("put_or_delete of {r:?}"),
+    }
+}
+
 async fn execute(mut c: Client, r: &Request, timeout: Duration) -> Outcome {
     let fut = async {
         match r {
-            Request::Put {
-                key,
-                value,
-                prev_kv,
-            } => {
-                let opts = prev_kv.then(|| PutOptions::new().with_prev_key());
-                c.put(key.as_str(), value.as_str(), opts).await.map(|resp| {
-                    let mut o = Outcome::ok(header_revision(resp.header()));
-                    if let (Outcome::Ok { kvs, .. }, true) = (&mut o, *prev_kv) {
-                        kvs.push(read_kv(key, resp.prev_key()));
-                    }
-                    o
-                })
-            }
-            Request::Delete { key, prev_kv } => {
-                let opts = prev_kv.then(|| DeleteOptions::new().with_prev_key());
-                c.delete(key.as_str(), opts).await.map(|resp| {
-                    let mut o = Outcome::ok(header_revision(resp.header()));
-                    if let Outcome::Ok { deleted, kvs, .. } = &mut o {
-                        *deleted = Some(resp.deleted());
-                        if *prev_kv {
-                            kvs.push(read_kv(key, resp.prev_kvs().first()));
-                        }
-                    }
-                    o
-                })
-            }
-            Request::DeletePrefix { prefix } => {
-                let opts = DeleteOptions::new()
-                    .with_range(prefix_end(prefix))
-                    .with_prev_key();
-                c.delete(prefix.as_str(), Some(opts)).await.map(|resp| {
-                    let mut o = listing(resp.header(), resp.prev_kvs(), false);
-                    if let Outcome::Ok { deleted, .. } = &mut o {
-                        *deleted = Some(resp.deleted());
-                    }
-                    o
-                })
+            Request::Put { .. } | Request::Delete { .. } | Request::DeletePrefix { .. } => {
+                put_or_delete(&mut c, r).await
             }
             Request::Cas { key, expect, value } => {
                 let cmp = compare(&history::Compare {
