@@ -26,6 +26,7 @@ scenario_tests! {
     member_add_peer_down_3_5_16 => "scenarios/member-add-peer-down-3.5.16.scn",
     member_add_peer_down_3_5_30 => "scenarios/member-add-peer-down-3.5.30.scn",
     member_update_in_a_cluster_of_two => "scenarios/member-update-in-a-cluster-of-two.scn",
+    move_leader_past_a_learner => "scenarios/move-leader-past-a-learner.scn",
     network_faults => "scenarios/network-faults.scn",
     patch_downgrades_3_5 => "scenarios/patch-downgrades-3.5.scn",
     peer_tls_network_faults => "scenarios/peer-tls-network-faults.scn",
