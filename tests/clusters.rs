@@ -322,7 +322,7 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
             cluster.members().iter().map(Endpoint::of).collect(),
         ));
         // Sixteen keys for the etcd mix: its prefix deletes under `t/1` meet seven of them.
-        for (profile, prefix, secs, keys) in [(Profile::Etcd, "t/", 3, 16), (Profile::Kubernetes, "u/", 15, 8)] {
+        for (profile, prefix, secs, keys) in [(Profile::Etcd, "t/", 6, 16), (Profile::Kubernetes, "u/", 15, 8)] {
             let started = Instant::now();
             let watcher = Watcher::start(
                 endpoints.clone(),

@@ -2,8 +2,10 @@
 //! a drawn start revision (compacted, past, current or future: the apiserver watches from a
 //! list's revision, a client resumes from the revision after its last event), over one key, a
 //! part of the prefix or all of it, perhaps without puts or without deletes, perhaps with
-//! previous key-values; cancelled after a few hundred milliseconds, and half the time resumed
-//! on another member from where it stood. What each was sent is judged against the case's
+//! previous key-values; cancelled after a few hundred milliseconds, and every other one resumed
+//! on another member from where it stood. Each choice is dealt from a shuffled deck rather than
+//! drawn independently, so even a three-second case meets every kind within its first few
+//! fresh watches. What each was sent is judged against the case's
 //! watcher, which saw every event of the prefix (`check/watch.rs`).
 
 use std::collections::HashMap;
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use etcd_client::{Client, WatchFilterType, WatchOptions};
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use super::clients::{connect, Endpoint, Endpoints, RETRY_PAUSE};
@@ -33,6 +36,7 @@ pub(super) async fn short_loop(
 ) -> Vec<ShortWatch> {
     let (stop, head) = (&shared.stop, &shared.reached);
     let mut rng = StdRng::seed_from_u64(prefix.bytes().map(u64::from).sum());
+    let mut decks = Decks::default();
     let mut done: Vec<ShortWatch> = Vec::new();
     let mut rotation = 0usize;
     // One client per member, kept while its endpoint (URL, credentials) stays: a connect with
@@ -49,7 +53,7 @@ pub(super) async fn short_loop(
             tokio::time::sleep(RETRY_PAUSE).await;
             continue;
         };
-        let mut w = draw(&mut rng, &prefix, now, done.last());
+        let mut w = draw(&mut rng, &mut decks, &prefix, now, done.last());
         w.member = ep.member.clone();
         let cached = clients
             .get(&ep.member)
@@ -116,10 +120,91 @@ pub(super) async fn short_loop(
     done
 }
 
-/// The next short watch: half the time the previous one resumed (same key, filter and options,
-/// from the revision after its last event), else a fresh draw around `head`.
-fn draw(rng: &mut StdRng, prefix: &str, head: i64, previous: Option<&ShortWatch>) -> ShortWatch {
-    if let Some(p) = previous.filter(|p| p.compacted.is_none() && rng.gen_bool(0.5)) {
+/// One choice of a fresh short watch's: its cards are dealt in a shuffled order and shuffled
+/// again once all are dealt, so every kind comes up once per round.
+struct Deck<T: Copy> {
+    cards: Vec<T>,
+    next: usize,
+}
+
+impl<T: Copy> Deck<T> {
+    fn of(cards: &[T]) -> Self {
+        let next = cards.len();
+        Deck {
+            cards: cards.to_vec(),
+            next,
+        }
+    }
+
+    fn deal(&mut self, rng: &mut StdRng) -> T {
+        if self.next == self.cards.len() {
+            self.cards.shuffle(rng);
+            self.next = 0;
+        }
+        self.next += 1;
+        self.cards[self.next - 1]
+    }
+}
+
+/// Where a fresh short watch starts, relative to the head it knows.
+#[derive(Clone, Copy)]
+enum Start {
+    /// Revision 1: compacted where the case compacts, else a long catch-up.
+    First,
+    Past,
+    Current,
+    Future,
+}
+
+/// Which keys a fresh short watch covers.
+#[derive(Clone, Copy)]
+enum Keys {
+    WholePrefix,
+    PartOfIt,
+    OneKey,
+}
+
+/// The decks the fresh short watches of one loop are dealt from.
+struct Decks {
+    start: Deck<Start>,
+    keys: Deck<Keys>,
+    filter: Deck<WatchFilter>,
+    prev_kv: Deck<bool>,
+}
+
+impl Default for Decks {
+    fn default() -> Self {
+        Decks {
+            start: Deck::of(&[
+                Start::First,
+                Start::Past,
+                Start::Past,
+                Start::Current,
+                Start::Future,
+            ]),
+            keys: Deck::of(&[Keys::WholePrefix, Keys::PartOfIt, Keys::OneKey]),
+            filter: Deck::of(&[
+                WatchFilter::NoPut,
+                WatchFilter::NoDelete,
+                WatchFilter::None,
+                WatchFilter::None,
+            ]),
+            prev_kv: Deck::of(&[true, false]),
+        }
+    }
+}
+
+/// The next short watch: the previous one resumed if it was fresh and not cancelled as
+/// compacted (same key, filter and options, from the revision after its last event), else a
+/// fresh one around `head`, dealt from `decks`.
+fn draw(
+    rng: &mut StdRng,
+    decks: &mut Decks,
+    prefix: &str,
+    head: i64,
+    previous: Option<&ShortWatch>,
+) -> ShortWatch {
+    if let Some(p) = previous.filter(|p| p.compacted.is_none() && !p.resumed) {
         return ShortWatch {
             start_revision: p.events.last().map_or(p.start_revision, |e| e.revision + 1),
             head,
@@ -130,17 +215,16 @@ fn draw(rng: &mut StdRng, prefix: &str, head: i64, previous: Option<&ShortWatch>
         };
     }
     let digit = rng.gen_range(0..10);
-    let (key, prefix_too) = match rng.gen_range(0..3) {
-        0 => (prefix.to_string(), true),
-        1 => (format!("{prefix}{digit}"), true),
-        _ => (format!("{prefix}{digit}"), false),
+    let (key, prefix_too) = match decks.keys.deal(rng) {
+        Keys::WholePrefix => (prefix.to_string(), true),
+        Keys::PartOfIt => (format!("{prefix}{digit}"), true),
+        Keys::OneKey => (format!("{prefix}{digit}"), false),
     };
-    let start_revision = match rng.gen_range(0..10) {
-        // Compacted, where the case compacts; else a long catch-up.
-        0 | 1 => 1,
-        2..=5 => (head - rng.gen_range(0..300)).max(1),
-        6 | 7 => head + 1,
-        _ => head + rng.gen_range(5..100),
+    let start_revision = match decks.start.deal(rng) {
+        Start::First => 1,
+        Start::Past => (head - rng.gen_range(0..300)).max(1),
+        Start::Current => head + 1,
+        Start::Future => head + rng.gen_range(5..100),
     };
     ShortWatch {
         member: String::new(),
@@ -148,14 +232,48 @@ fn draw(rng: &mut StdRng, prefix: &str, head: i64, previous: Option<&ShortWatch>
         prefix: prefix_too,
         start_revision,
         head,
-        filter: match rng.gen_range(0..4) {
-            0 => WatchFilter::NoPut,
-            1 => WatchFilter::NoDelete,
-            _ => WatchFilter::None,
-        },
-        prev_kv: rng.gen_bool(0.5),
+        filter: decks.filter.deal(rng),
+        prev_kv: decks.prev_kv.deal(rng),
         resumed: false,
         events: Vec::new(),
         compacted: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every card is dealt once in each round, whatever the seed: a short case's few fresh
+    /// watches still meet every start kind (the request-kinds test relies on it).
+    #[test]
+    fn a_deck_deals_every_card_once_a_round() {
+        for seed in 0..50 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let mut deck = Deck::of(&[1, 2, 2, 3, 4]);
+            for _ in 0..3 {
+                let mut round: Vec<i32> = (0..5).map(|_| deck.deal(&mut rng)).collect();
+                round.sort();
+                assert_eq!(round, vec![1, 2, 2, 3, 4], "seed {seed}");
+            }
+        }
+    }
+
+    /// A fresh watch is followed by its resumption, then a fresh one again; a watch cancelled
+    /// as compacted is not resumed.
+    #[test]
+    fn every_other_short_watch_resumes_the_one_before() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut decks = Decks::default();
+        let fresh = draw(&mut rng, &mut decks, "p/", 100, None);
+        assert!(!fresh.resumed);
+        let resumed = draw(&mut rng, &mut decks, "p/", 120, Some(&fresh));
+        assert!(resumed.resumed && resumed.key == fresh.key && resumed.head == 120);
+        assert!(!draw(&mut rng, &mut decks, "p/", 130, Some(&resumed)).resumed);
+        let compacted = ShortWatch {
+            compacted: Some(50),
+            ..fresh
+        };
+        assert!(!draw(&mut rng, &mut decks, "p/", 130, Some(&compacted)).resumed);
     }
 }
