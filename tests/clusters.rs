@@ -172,6 +172,70 @@ fn a_watch_started_after_the_last_write_has_reached_it() {
     });
 }
 
+/// A member's collector whose stream stops delivering while the member has the revision is
+/// flagged as stalled (its bytes frozen in a relay between the client and the member, the
+/// connection left open); the collectors on the other members, and the member's own revision
+/// asked on a fresh connection, are not affected. Without the stall check this case passed:
+/// a collector is judged only up to its last event.
+#[test]
+fn a_collector_whose_stream_stands_still_is_flagged_as_stalled() {
+    use etcd_skew::traffic::{watcher::Watcher, Endpoint};
+    use std::time::Instant;
+    let r = common::releases(&["3.5.16"]);
+    common::runtime().block_on(async {
+        let cluster = ClusterBuilder::new(vec![r[0].clone(); 3])
+            .start()
+            .await
+            .unwrap();
+        let m = cluster.members();
+        let relay = common::relay::Relay::start(&m[0].client_url).await;
+        // The frozen member last, so the moving watch starts (and stays) on another one.
+        let mut eps: Vec<Endpoint> = m[1..].iter().map(Endpoint::of).collect();
+        eps.push(Endpoint {
+            url: relay.url.clone(),
+            ..Endpoint::of(&m[0])
+        });
+        let endpoints = std::sync::Arc::new(std::sync::RwLock::new(eps));
+        let w = Watcher::start(endpoints, "s/".into(), Instant::now(), false);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while w.start_revision() == 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let first = m[1].put("s/a", "1").await.unwrap();
+        while w.collectors_reached().iter().any(|(_, r)| *r < first) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            w.collectors_reached().iter().all(|(_, r)| *r >= first),
+            "{:?}",
+            w.collectors_reached()
+        );
+        relay.freeze_open_connections();
+        let end = m[1].put("s/end", "end").await.unwrap();
+        let log = w
+            .stop_at(end)
+            .await
+            .expect("the moving watch reached the end");
+        let stalled: Vec<_> = log
+            .members
+            .iter()
+            .filter_map(|c| c.stalled.clone())
+            .collect();
+        assert_eq!(stalled.len(), 1, "{stalled:?}");
+        assert_eq!(stalled[0].member, m[0].name);
+        assert_eq!(
+            (stalled[0].reached, stalled[0].member_revision),
+            (first, end)
+        );
+        let v = etcd_skew::check::watch::check(&log, &etcd_skew::history::History::default());
+        assert!(
+            v.iter()
+                .any(|l| l.contains("its watch stream stalled at revision")),
+            "{v:?}"
+        );
+    });
+}
+
 /// Traffic keeps working while auth is turned on and off under it: once the endpoints carry
 /// the cluster's credentials, clients reconnect as root and their writes are acknowledged again;
 /// requests refused in between are failures (never applied), and the whole history stays

@@ -141,6 +141,7 @@ mod tests {
             progress: vec![],
             short: vec![],
             members: vec![],
+            stalled: None,
         }
     }
 

@@ -28,6 +28,7 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
     // An unknown prefix delete may have deleted any key under its prefix.
     let mut unknown_prefixes: Vec<&str> = Vec::new();
     let mut acked: BTreeMap<i64, Vec<(&str, &str)>> = BTreeMap::new();
+    let mut acked_deletes: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
     for e in &history.events {
         let (revision, succeeded) = match &e.outcome {
             Outcome::Ok {
@@ -55,6 +56,12 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
         for key in e.deleted_keys() {
             *deletes.entry(key).or_default() += 1;
         }
+        if let Some(r) = revision {
+            let gone = e.acknowledged_deletes();
+            if !gone.is_empty() {
+                acked_deletes.entry(r).or_default().extend(gone);
+            }
+        }
         if let (Some(p), None) = (e.request.deleted_prefix(), revision) {
             unknown_prefixes.push(p);
         }
@@ -81,7 +88,8 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
     out.extend(created_and_prev(log));
     out.extend(super::short_watch::check(log));
     out.extend(collectors(log, history));
-    // No gaps: every acknowledged write inside the watched range was delivered.
+    // No gaps: every acknowledged write inside the watched range was delivered, puts and
+    // deletes alike.
     let Some(last) = log.events.last().map(|e| e.revision) else {
         return out;
     };
@@ -102,6 +110,17 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
             ));
         }
     }
+    let deleted = acked_deletes
+        .range(log.start_revision..=last)
+        .flat_map(|(r, keys)| keys.iter().map(move |key| (r, key)));
+    for (r, key) in deleted {
+        if !seen.contains(&(*r, *key)) && !compacted(*r) {
+            out.push(format!(
+                "watch missed the delete of {key} acknowledged at revision {r} (watched {}..={last})",
+                log.start_revision
+            ));
+        }
+    }
     out
 }
 
@@ -110,6 +129,12 @@ fn collectors(log: &WatchLog, history: &History) -> Vec<String> {
     let mut out = Vec::new();
     for m in &log.members {
         let on = m.resumes.first().map_or("?", |(member, _)| member.as_str());
+        if let Some(s) = &m.stalled {
+            out.push(format!(
+                "the collector pinned to {}: its watch stream stalled at revision {} while {} was at revision {} (nothing sent for {} ms after the traffic stopped)",
+                s.member, s.reached, s.member, s.member_revision, s.quiet_ms
+            ));
+        }
         out.extend(
             check(m, history)
                 .into_iter()
@@ -259,6 +284,40 @@ mod tests {
         );
     }
 
+    /// A collector whose stream stood still while its member had the revision is a gap even
+    /// though every event it did deliver is right.
+    #[test]
+    fn a_stalled_collector_is_caught() {
+        let whole = vec![ev("a", Some("1"), 5), ev("b", Some("2"), 6)];
+        let pinned = |stalled: Option<crate::history::Stall>| WatchLog {
+            events: whole[..1].to_vec(),
+            start_revision: 5,
+            resumes: vec![("m2".into(), 5)],
+            stalled,
+            ..Default::default()
+        };
+        let mut log = WatchLog {
+            events: whole.clone(),
+            start_revision: 5,
+            members: vec![pinned(None)],
+            ..Default::default()
+        };
+        let h = History {
+            events: history().events[..2].to_vec(),
+        };
+        assert_eq!(check(&log, &h), Vec::<String>::new());
+        log.members[0] = pinned(Some(crate::history::Stall {
+            member: "m2".into(),
+            reached: 5,
+            member_revision: 6,
+            quiet_ms: 2000,
+        }));
+        assert_eq!(
+            check(&log, &h),
+            vec!["the collector pinned to m2: its watch stream stalled at revision 5 while m2 was at revision 6 (nothing sent for 2000 ms after the traffic stopped)"]
+        );
+    }
+
     #[test]
     fn gaps_duplicates_and_inventions_are_caught() {
         let gap = WatchLog {
@@ -292,6 +351,67 @@ mod tests {
             ..Default::default()
         };
         assert!(check(&invented, &history())[0].contains("matches no write"));
+    }
+
+    /// A delete acknowledged as having deleted its key must be watched as much as a put; a
+    /// delete of an absent key (deleted 0) makes no event and is not required.
+    #[test]
+    fn a_missed_acknowledged_delete_is_a_gap() {
+        let deleted = |request: Request, n: i64, revision: i64| Event {
+            outcome: Outcome::Ok {
+                listed: None,
+                revision,
+                value: None,
+                succeeded: Some(true),
+                kvs: vec![],
+                deleted: Some(n),
+            },
+            request,
+            ..put("x", "x", 0)
+        };
+        let delete = |key: &str| Request::Delete {
+            key: key.into(),
+            prev_kv: false,
+        };
+        let guarded = Request::Txn {
+            compares: vec![],
+            then: vec![crate::history::TxnOp::Delete { key: "b".into() }],
+            otherwise: vec![],
+        };
+        let h = History {
+            events: vec![
+                put("a", "1", 5),
+                put("b", "2", 6),
+                deleted(delete("a"), 1, 7),
+                deleted(delete("c"), 0, 7),
+                deleted(guarded, 1, 8),
+                put("a", "3", 9),
+            ],
+        };
+        let mut created = ev("a", Some("3"), 9);
+        created.created = true;
+        let whole = vec![
+            ev("a", Some("1"), 5),
+            ev("b", Some("2"), 6),
+            ev("a", None, 7),
+            ev("b", None, 8),
+            created,
+        ];
+        let log = |events: Vec<WatchEvent>| WatchLog {
+            events,
+            start_revision: 5,
+            ..Default::default()
+        };
+        assert_eq!(check(&log(whole.clone()), &h), Vec::<String>::new());
+        for (gone, says) in [
+            (2, "missed the delete of a acknowledged at revision 7"),
+            (3, "missed the delete of b acknowledged at revision 8"),
+        ] {
+            let mut events = whole.clone();
+            events.remove(gone);
+            let v = check(&log(events), &h);
+            assert!(v.iter().any(|l| l.contains(says)), "{v:?}");
+        }
     }
 
     #[test]

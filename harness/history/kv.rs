@@ -352,6 +352,35 @@ impl Event {
         };
         kvs.iter().map(|kv| kv.key.as_str())
     }
+
+    /// The keys an acknowledged write surely deleted at its header revision, so a watch over
+    /// that revision must carry their delete events: a prefix delete's, and the deletes of a
+    /// delete or a txn branch that deleted as many keys as it has delete ops (a delete of an
+    /// absent key creates no event, and is told apart only by that count).
+    pub fn acknowledged_deletes(&self) -> Vec<&str> {
+        let Outcome::Ok {
+            succeeded,
+            deleted: Some(n),
+            ..
+        } = &self.outcome
+        else {
+            return Vec::new();
+        };
+        if self.request.deleted_prefix().is_some() {
+            return self.deleted_keys().collect();
+        }
+        let keys: Vec<&str> = self
+            .request
+            .writes(*succeeded)
+            .into_iter()
+            .filter_map(|(key, value)| value.is_none().then_some(key))
+            .collect();
+        if keys.len() as i64 == *n {
+            keys
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -73,6 +73,22 @@ pub struct WatchLog {
     /// every member's own watch stream, judged as this one is.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<WatchLog>,
+    /// Set when the watch's stream stood still while its member already had the store's last
+    /// revision (a collector judged at the end of the traffic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled: Option<Stall>,
+}
+
+/// A watch stream that delivered nothing for `quiet_ms` while open on a member whose own
+/// revision was already `member_revision`, past the `reached` it had delivered everything up
+/// to: an etcd watch that stopped sending (reliable: no gaps), told apart from a member that is
+/// itself behind, and from a watch still catching up (which moves).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stall {
+    pub member: String,
+    pub reached: i64,
+    pub member_revision: i64,
+    pub quiet_ms: u64,
 }
 
 /// A short-lived watch, as an apiserver opens them (from a list's revision) and a client

@@ -13,7 +13,7 @@ use etcd_client::{Event, EventType, GetOptions, WatchOptions};
 
 use super::clients::{connect, Endpoints, RETRY_PAUSE};
 use super::short_watch;
-use crate::history::{PrevKv, Progress, ShortWatch, WatchEvent, WatchLog};
+use crate::history::{PrevKv, Progress, ShortWatch, Stall, WatchEvent, WatchLog};
 
 /// How often the watcher requests a progress notification.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -24,16 +24,32 @@ pub struct Watcher {
     task: Option<tokio::task::JoinHandle<WatchLog>>,
     short: Option<tokio::task::JoinHandle<Vec<ShortWatch>>>,
     /// One collector per member there at the start, each pinned to its member.
-    collectors: Vec<(Arc<Shared>, tokio::task::JoinHandle<WatchLog>)>,
+    collectors: Vec<Collector>,
+    /// Where the members are now: a collector left behind is asked about its member's own
+    /// revision (over `prefix`, which its credentials may read).
+    endpoints: Endpoints,
+    prefix: String,
 }
+
+/// A watch pinned to one member.
+struct Collector {
+    member: String,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<WatchLog>,
+}
+
+/// How long a collector's open stream may stand still, once its member is known to have the
+/// store's last revision, before it counts as stalled. etcd sends a synced watcher's events as
+/// it applies them and an unsynced one's every 100 ms.
+const STALL_AFTER: Duration = Duration::from_secs(2);
 
 impl Drop for Watcher {
     /// A watcher given up on (an epoch that ended on an error) must not keep watching, and
     /// reconnecting to, a cluster that is gone: every task sees the flag within 100 ms.
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        for (own, _) in &self.collectors {
-            own.stop.store(true, Ordering::SeqCst);
+        for c in &self.collectors {
+            c.shared.stop.store(true, Ordering::SeqCst);
         }
     }
 }
@@ -49,6 +65,10 @@ pub(super) struct Shared {
     notified: AtomicUsize,
     /// The revision the watch started at, once known (0 before): where the collectors start.
     start: AtomicI64,
+    /// Watch streams opened so far, and whether one is open now: a stall is one stream
+    /// standing still, not a watch between members.
+    streams: AtomicUsize,
+    streaming: AtomicBool,
 }
 
 impl Watcher {
@@ -93,11 +113,12 @@ impl Watcher {
             .into_iter()
             .map(|member| {
                 let own = Arc::new(Shared::default());
-                let (o, main, p, e) = (
+                let (o, main, p, e, m) = (
                     own.clone(),
                     shared.clone(),
                     prefix.clone(),
                     endpoints.clone(),
+                    member.clone(),
                 );
                 let task = tokio::spawn(async move {
                     // From where the moving watch starts, once it knows.
@@ -105,14 +126,18 @@ impl Watcher {
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }
                     let from = main.start.load(Ordering::SeqCst);
-                    watch_loop(e, p, &o, started, (request_progress, from, Some(&member))).await
+                    watch_loop(e, p, &o, started, (request_progress, from, Some(&m))).await
                 });
-                (own, task)
+                Collector {
+                    member,
+                    shared: own,
+                    task,
+                }
             })
             .collect();
         let short = tokio::spawn(short_watch::short_loop(
-            endpoints,
-            prefix,
+            endpoints.clone(),
+            prefix.clone(),
             shared.clone(),
             started,
         ));
@@ -121,12 +146,22 @@ impl Watcher {
             task: Some(task),
             short: Some(short),
             collectors,
+            endpoints,
+            prefix,
         }
     }
 
     /// The revision the watch covers from (0 until it knows): every write after it shows.
     pub fn start_revision(&self) -> i64 {
         self.shared.start.load(Ordering::SeqCst)
+    }
+
+    /// Each member's collector and the revision it has delivered everything up to.
+    pub fn collectors_reached(&self) -> Vec<(String, i64)> {
+        self.collectors
+            .iter()
+            .map(|c| (c.member.clone(), c.shared.reached.load(Ordering::SeqCst)))
+            .collect()
     }
 
     /// Progress notifications received so far.
@@ -145,9 +180,10 @@ impl Watcher {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let reached = self.shared.reached.load(Ordering::SeqCst);
+        let stalls = self.stalls(revision, deadline).await;
         self.shared.stop.store(true, Ordering::SeqCst);
-        for (own, _) in &self.collectors {
-            own.stop.store(true, Ordering::SeqCst);
+        for c in &self.collectors {
+            c.shared.stop.store(true, Ordering::SeqCst);
         }
         let (task, short) = (self.task.take(), self.short.take());
         let mut log = match task {
@@ -159,16 +195,77 @@ impl Watcher {
                 .await
                 .map_err(|e| format!("the short watches failed: {e}"))?;
         }
-        for (_, task) in std::mem::take(&mut self.collectors) {
-            log.members.push(
-                task.await
-                    .map_err(|e| format!("a member's watch collector failed: {e}"))?,
-            );
+        for (c, stalled) in std::mem::take(&mut self.collectors).into_iter().zip(stalls) {
+            let mut m = c
+                .task
+                .await
+                .map_err(|e| format!("a member's watch collector failed: {e}"))?;
+            m.stalled = stalled;
+            log.members.push(m);
         }
         if reached < revision {
             return Err(format!("the watch reached revision {reached} but the store is at {revision} (10 s after traffic stopped)"));
         }
         Ok(log)
+    }
+}
+
+impl Watcher {
+    /// Lets every collector reach `revision` by `deadline`; one still behind then, on an open
+    /// stream, whose member answers with a revision at least `revision`, gets [`STALL_AFTER`]
+    /// more, and is stalled if its stream delivered nothing in it. A collector whose member is
+    /// gone, down or behind itself is not.
+    async fn stalls(&self, revision: i64, deadline: tokio::time::Instant) -> Vec<Option<Stall>> {
+        let behind = |c: &Collector| c.shared.reached.load(Ordering::SeqCst) < revision;
+        while self.collectors.iter().any(behind) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut out = Vec::new();
+        for c in &self.collectors {
+            out.push(match behind(c) {
+                true => self.stalled(c, revision).await,
+                false => None,
+            });
+        }
+        out
+    }
+
+    async fn stalled(&self, c: &Collector, revision: i64) -> Option<Stall> {
+        let stream = c.shared.streams.load(Ordering::SeqCst);
+        let reached = c.shared.reached.load(Ordering::SeqCst);
+        if !c.shared.streaming.load(Ordering::SeqCst) {
+            return None;
+        }
+        let ep = self
+            .endpoints
+            .read()
+            .unwrap()
+            .iter()
+            .find(|e| e.member == c.member)
+            .cloned()?;
+        let bounded = Duration::from_secs(2);
+        let mut client = connect(&ep, None, false).await?;
+        let opts = GetOptions::new()
+            .with_prefix()
+            .with_serializable()
+            .with_count_only();
+        let answer =
+            tokio::time::timeout(bounded, client.get(self.prefix.as_str(), Some(opts))).await;
+        let member_revision = answer.ok()?.ok()?.header()?.revision();
+        if member_revision < revision {
+            return None;
+        }
+        let quiet_from = tokio::time::Instant::now();
+        tokio::time::sleep(STALL_AFTER).await;
+        let still = c.shared.streaming.load(Ordering::SeqCst)
+            && c.shared.streams.load(Ordering::SeqCst) == stream
+            && c.shared.reached.load(Ordering::SeqCst) == reached;
+        still.then(|| Stall {
+            member: c.member.clone(),
+            reached,
+            member_revision,
+            quiet_ms: quiet_from.elapsed().as_millis() as u64,
+        })
     }
 }
 
@@ -245,9 +342,12 @@ async fn watch_loop(
             continue;
         };
         log.resumes.push((ep.member.clone(), next));
+        shared.streams.fetch_add(1, Ordering::SeqCst);
+        shared.streaming.store(true, Ordering::SeqCst);
         let mut last_request = Instant::now();
         loop {
             if stop.load(Ordering::SeqCst) {
+                shared.streaming.store(false, Ordering::SeqCst);
                 return log;
             }
             // Ask where the stream stands every 100 ms, while events flow too (as etcd's
@@ -263,11 +363,13 @@ async fn watch_loop(
                 Ok(Ok(Some(m))) => m,
                 Ok(_) => {
                     // Stream ended or failed: resume elsewhere, after a pause.
+                    shared.streaming.store(false, Ordering::SeqCst);
                     tokio::time::sleep(RETRY_PAUSE).await;
                     break;
                 }
             };
             if msg.canceled() {
+                shared.streaming.store(false, Ordering::SeqCst);
                 if msg.compact_revision() > next {
                     log.compacted.push((next, msg.compact_revision()));
                     next = msg.compact_revision();
