@@ -236,6 +236,56 @@ fn a_collector_whose_stream_stands_still_is_flagged_as_stalled() {
     });
 }
 
+/// etcd sends a watch event without the previous key-value asked for when the revision below
+/// it is compacted; the watcher probes such an event on its member afterwards, finds it
+/// refused as compacted, and the prev-kv check passes it. An event whose previous key-value is
+/// still there arrives with it and is not probed.
+#[test]
+fn an_event_whose_previous_revision_is_compacted_is_probed_and_explained() {
+    use etcd_skew::history::PrevProbe;
+    use etcd_skew::traffic::{watcher::Watcher, Endpoint};
+    let r = common::releases(&["3.5.16"]);
+    common::runtime().block_on(async {
+        let cluster = ClusterBuilder::new(r).start().await.unwrap();
+        let m = &cluster.members()[0];
+        m.put("p/a", "1").await.unwrap();
+        let second = m.put("p/a", "2").await.unwrap();
+        m.rpc(
+            "compact",
+            |mut c| async move { c.compact(second, None).await },
+        )
+        .await
+        .unwrap();
+        let endpoints = std::sync::Arc::new(std::sync::RwLock::new(vec![Endpoint::of(m)]));
+        let w = Watcher::start_at(
+            endpoints,
+            "p/".into(),
+            std::time::Instant::now(),
+            false,
+            second,
+        );
+        let third = m.put("p/a", "3").await.unwrap();
+        let end = m.put("p/end", "end").await.unwrap();
+        let log = w.stop_at(end).await.expect("reached the end");
+        let sent: Vec<(i64, bool)> = log
+            .events
+            .iter()
+            .map(|e| (e.revision, e.prev.is_some()))
+            .collect();
+        assert_eq!(sent, vec![(second, false), (third, true), (end, false)]);
+        let compacted = vec![PrevProbe {
+            member: m.name.clone(),
+            key: "p/a".into(),
+            revision: second,
+            served: None,
+        }];
+        assert_eq!(log.prev_probes, compacted);
+        assert_eq!(log.members[0].prev_probes, compacted, "the collector");
+        let v = etcd_skew::check::watch::check(&log, &etcd_skew::history::History::default());
+        assert!(!v.iter().any(|l| l.contains("previous key-value")), "{v:?}");
+    });
+}
+
 /// Traffic keeps working while auth is turned on and off under it: once the endpoints carry
 /// the cluster's credentials, clients reconnect as root and their writes are acknowledged again;
 /// requests refused in between are failures (never applied), and the whole history stays

@@ -142,6 +142,7 @@ mod tests {
             short: vec![],
             members: vec![],
             stalled: None,
+            prev_probes: vec![],
         }
     }
 

@@ -131,6 +131,11 @@ fn own(w: &ShortWatch) -> Vec<String> {
             e.key, e.revision
         ));
     }
+    out.extend(
+        super::watch::prev_kv_withheld(&w.prev_probes)
+            .into_iter()
+            .take(1),
+    );
     out
 }
 
@@ -173,6 +178,7 @@ mod tests {
             resumed: false,
             events,
             compacted: None,
+            prev_probes: vec![],
         }
     }
 
@@ -265,6 +271,23 @@ mod tests {
                     short("k/1", false, 5, vec![e])
                 },
                 "a previous key-value it did not ask for",
+            ),
+            (
+                {
+                    let mut w = short("k/1", false, 5, vec![ev("k/1", Some("a"), 5)]);
+                    w.prev_kv = true;
+                    w.prev_probes = vec![crate::history::PrevProbe {
+                        member: "m2".into(),
+                        key: "k/1".into(),
+                        revision: 5,
+                        served: Some(crate::history::PrevKv {
+                            value: "x".into(),
+                            mod_revision: 2,
+                        }),
+                    }];
+                    w
+                },
+                "came without its previous key-value, which m2 still served at revision 4",
             ),
         ];
         for (w, says) in cases {

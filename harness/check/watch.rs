@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::history::{History, Outcome, WatchLog};
+use crate::history::{History, Outcome, PrevProbe, WatchLog};
 
 /// Every violation, one line each.
 pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
@@ -86,6 +86,7 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
     }
     out.extend(bookmarks(log));
     out.extend(created_and_prev(log));
+    out.extend(prev_kv_withheld(&log.prev_probes));
     out.extend(super::short_watch::check(log));
     out.extend(collectors(log, history));
     // No gaps: every acknowledged write inside the watched range was delivered, puts and
@@ -142,6 +143,21 @@ fn collectors(log: &WatchLog, history: &History) -> Vec<String> {
         );
     }
     out
+}
+
+/// Prev-kv: an event sent without the previous key-value asked for, whose member still served
+/// that key-value just below the event's revision afterwards (so it was not compacted away).
+pub(super) fn prev_kv_withheld(probes: &[PrevProbe]) -> Vec<String> {
+    probes
+        .iter()
+        .filter_map(|p| {
+            let kv = p.served.as_ref()?;
+            Some(format!(
+                "watch event {} at revision {} (on {}) came without its previous key-value, which {} still served at revision {}: {:?} (mod revision {})",
+                p.key, p.revision, p.member, p.member, p.revision - 1, kv.value, kv.mod_revision
+            ))
+        })
+        .collect()
 }
 
 /// Bookmarkable: after a progress notification at revision `R`, every event is above `R`
@@ -315,6 +331,37 @@ mod tests {
         assert_eq!(
             check(&log, &h),
             vec!["the collector pinned to m2: its watch stream stalled at revision 5 while m2 was at revision 6 (nothing sent for 2000 ms after the traffic stopped)"]
+        );
+    }
+
+    /// An event sent without its previous key-value is a violation only if its member still
+    /// served that key-value afterwards; one refused as compacted explains it.
+    #[test]
+    fn a_withheld_previous_key_value_is_caught_and_a_compacted_one_is_not() {
+        let probe = |served: Option<&str>| PrevProbe {
+            member: "m2".into(),
+            key: "a".into(),
+            revision: 7,
+            served: served.map(|v| crate::history::PrevKv {
+                value: v.into(),
+                mod_revision: 5,
+            }),
+        };
+        let mut log = WatchLog {
+            events: vec![
+                ev("a", Some("1"), 5),
+                ev("b", Some("2"), 6),
+                ev("a", Some("3"), 7),
+            ],
+            start_revision: 5,
+            prev_probes: vec![probe(None)],
+            ..Default::default()
+        };
+        assert_eq!(check(&log, &history()), Vec::<String>::new());
+        log.prev_probes = vec![probe(Some("1"))];
+        assert_eq!(
+            check(&log, &history()),
+            vec!["watch event a at revision 7 (on m2) came without its previous key-value, which m2 still served at revision 6: \"1\" (mod revision 5)"]
         );
     }
 

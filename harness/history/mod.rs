@@ -11,4 +11,6 @@ pub use kv::{
     Compare, CompareTarget, Event, History, Listed, Outcome, ReadKv, ReadRefusal, Request, TxnOp,
 };
 pub use lease::LeaseRecord;
-pub use watch::{PrevKv, Progress, ShortWatch, Stall, WatchEvent, WatchFilter, WatchLog};
+pub use watch::{
+    PrevKv, PrevProbe, Progress, ShortWatch, Stall, WatchEvent, WatchFilter, WatchLog,
+};

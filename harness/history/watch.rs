@@ -77,6 +77,23 @@ pub struct WatchLog {
     /// revision (a collector judged at the end of the traffic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stalled: Option<Stall>,
+    /// Its last few events sent without the previous key-value it asked for, probed on their
+    /// member when the watch stopped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prev_probes: Vec<PrevProbe>,
+}
+
+/// A watch event sent without the previous key-value the watch asked for (not a create), and
+/// what its member served afterwards for the key just below the event's revision. etcd leaves
+/// the previous key-value out only when that revision is already compacted, and compaction
+/// only moves forward: one still served then is one the watch should have been sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrevProbe {
+    pub member: String,
+    pub key: String,
+    pub revision: i64,
+    /// What the member served at `revision - 1`; `None`: refused as compacted (or absent).
+    pub served: Option<PrevKv>,
 }
 
 /// A watch stream that delivered nothing for `quiet_ms` while open on a member whose own
@@ -114,6 +131,9 @@ pub struct ShortWatch {
     pub events: Vec<WatchEvent>,
     /// Cancelled by etcd as compacted: the compact revision it named.
     pub compacted: Option<i64>,
+    /// As [`WatchLog::prev_probes`], when it asked for previous key-values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prev_probes: Vec<PrevProbe>,
 }
 
 /// Which events a watch asked not to be sent.

@@ -19,7 +19,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use super::clients::{connect, Endpoint, Endpoints, RETRY_PAUSE};
-use super::watcher::{recorded, Shared};
+use super::watcher::{probe_prev, recorded, Shared};
 use crate::history::{ShortWatch, WatchFilter};
 
 /// Events one short watch keeps at most (one started at revision 1 of a long store is sent
@@ -114,6 +114,9 @@ pub(super) async fn short_loop(
         if let Some(id) = watch_id {
             // Cancelled as a client does; the stream is dropped after it either way.
             let _ = tokio::time::timeout(Duration::from_secs(1), stream.cancel(id)).await;
+        }
+        if w.prev_kv {
+            w.prev_probes = probe_prev(&mut c, &ep.member, &w.events).await;
         }
         done.push(w);
     }
@@ -211,6 +214,7 @@ fn draw(
             resumed: true,
             events: Vec::new(),
             compacted: None,
+            prev_probes: Vec::new(),
             ..p.clone()
         };
     }
@@ -237,6 +241,7 @@ fn draw(
         resumed: false,
         events: Vec::new(),
         compacted: None,
+        prev_probes: Vec::new(),
     }
 }
 

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etcd_client::{Event, EventType, GetOptions, WatchOptions};
+use etcd_client::{Client, Event, EventType, GetOptions, WatchOptions};
 
 use super::clients::{connect, Endpoints, RETRY_PAUSE};
 use super::short_watch;
-use crate::history::{PrevKv, Progress, ShortWatch, Stall, WatchEvent, WatchLog};
+use crate::history::{PrevKv, PrevProbe, Progress, ShortWatch, Stall, WatchEvent, WatchLog};
 
 /// How often the watcher requests a progress notification.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -348,6 +348,13 @@ async fn watch_loop(
         loop {
             if stop.load(Ordering::SeqCst) {
                 shared.streaming.store(false, Ordering::SeqCst);
+                let here: Vec<WatchEvent> = log
+                    .events
+                    .iter()
+                    .filter(|e| e.member == ep.member)
+                    .cloned()
+                    .collect();
+                log.prev_probes = probe_prev(&mut c, &ep.member, &here).await;
                 return log;
             }
             // Ask where the stream stands every 100 ms, while events flow too (as etcd's
@@ -406,6 +413,50 @@ async fn watch_loop(
         }
     }
     log
+}
+
+/// Events probed at most per watch: the last ones without a previous key-value, the likeliest
+/// not to be compacted yet.
+const PREV_PROBES: usize = 3;
+
+/// The last [`PREV_PROBES`] of `events` (all sent by `member`, with prev_kv asked for) that came
+/// without a previous key-value and are not creates, each probed with a range of its key just
+/// below its revision on that member (the same member: another one may not have applied a
+/// compaction yet). Probes that got no answer are left out.
+pub(super) async fn probe_prev(
+    c: &mut Client,
+    member: &str,
+    events: &[WatchEvent],
+) -> Vec<PrevProbe> {
+    let bounded = Duration::from_secs(2);
+    let wanted = events
+        .iter()
+        .rev()
+        .filter(|e| e.prev.is_none() && !e.created)
+        .take(PREV_PROBES);
+    let mut out = Vec::new();
+    for e in wanted {
+        let opts = GetOptions::new().with_revision(e.revision - 1);
+        let served = match tokio::time::timeout(bounded, c.get(e.key.as_str(), Some(opts))).await {
+            Ok(Ok(r)) => r.kvs().first().map(|kv| PrevKv {
+                value: String::from_utf8_lossy(kv.value()).into_owned(),
+                mod_revision: kv.mod_revision(),
+            }),
+            // OutOfRange is compacted or future, and a revision below one the member sent
+            // cannot be future to it.
+            Ok(Err(etcd_client::Error::GRpcStatus(s))) if s.code() == tonic::Code::OutOfRange => {
+                None
+            }
+            _ => continue,
+        };
+        out.push(PrevProbe {
+            member: member.to_string(),
+            key: e.key.clone(),
+            revision: e.revision,
+            served,
+        });
+    }
+    out
 }
 
 /// A watch event as recorded (`None` for an event without a key-value).
