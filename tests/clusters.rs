@@ -119,9 +119,11 @@ fn mixed_3_4_and_3_5_runs_at_3_4() {
 fn flags_are_checked_against_the_binary() {
     let rt = common::runtime();
     let r33 = common::releases(&["3.3.25"]);
+    let root = tempfile::tempdir().unwrap();
     let err = rt
         .block_on(
             ClusterBuilder::new(r33)
+                .data_root(root.path())
                 .flags(&["--experimental-compaction-batch-limit=10".into()])
                 .start(),
         )
@@ -131,6 +133,14 @@ fn flags_are_checked_against_the_binary() {
         matches!(&err, etcd_skew::cluster::ClusterError::Flag(f) if f.release == "3.3.25" && f.flag == "--experimental-compaction-batch-limit=10"),
         "{err}"
     );
+    // Refused before any member ran: no empty cluster dir is kept as "artifacts" (each
+    // such test run left one in /dev/shm).
+    let left: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     let r35 = common::releases(&["3.5.16"]);
     let c = rt
         .block_on(

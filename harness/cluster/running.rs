@@ -562,7 +562,12 @@ impl Drop for Cluster {
         for m in &self.members {
             m.kill();
         }
-        if self.keep || std::thread::panicking() {
+        // A start refused before any member ran (a flag its binary lacks) leaves nothing but
+        // the owner file: nothing to look at, so nothing kept.
+        let produced = self.dir.as_ref().is_some_and(|d| {
+            std::fs::read_dir(d.path()).is_ok_and(|rd| rd.flatten().any(|e| e.file_name() != OWNER))
+        });
+        if (self.keep || std::thread::panicking()) && produced {
             if let Some(d) = self.dir.take() {
                 let p = d.keep();
                 let _ = std::fs::write(p.join(KEPT), "artifacts of a failed run\n");
