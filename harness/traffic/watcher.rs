@@ -309,19 +309,11 @@ async fn watch_loop(
         };
         if next == 0 {
             // Start just after the present: what came before is not this watch's to see.
-            let Ok(Ok(r)) = tokio::time::timeout(
-                bounded,
-                c.get(
-                    prefix.as_str(),
-                    Some(GetOptions::new().with_prefix().with_count_only()),
-                ),
-            )
-            .await
-            else {
+            let Some(present) = present_revision(&mut c, &prefix).await else {
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             };
-            next = r.header().map(|h| h.revision()).unwrap_or(0) + 1;
+            next = present + 1;
             log.start_revision = next;
             shared.start.store(next, Ordering::SeqCst);
             // Everything up to the start is delivered by definition. Without this a watch
@@ -344,10 +336,16 @@ async fn watch_loop(
         log.resumes.push((ep.member.clone(), next));
         shared.streams.fetch_add(1, Ordering::SeqCst);
         shared.streaming.store(true, Ordering::SeqCst);
-        let mut last_request = Instant::now();
-        loop {
-            if stop.load(Ordering::SeqCst) {
-                shared.streaming.store(false, Ordering::SeqCst);
+        let on = Stream {
+            member: &ep.member,
+            shared,
+            request_progress,
+            started,
+        };
+        let ended = on.follow(&mut stream, &mut log, &mut next).await;
+        shared.streaming.store(false, Ordering::SeqCst);
+        match ended {
+            Ended::Stopped => {
                 let here: Vec<WatchEvent> = log
                     .events
                     .iter()
@@ -357,31 +355,75 @@ async fn watch_loop(
                 log.prev_probes = probe_prev(&mut c, &ep.member, &here).await;
                 return log;
             }
+            Ended::Failed => tokio::time::sleep(RETRY_PAUSE).await,
+            Ended::Cancelled => {}
+        }
+    }
+    log
+}
+
+/// The store's revision as `c`'s member answers (a count-only range of `prefix`).
+async fn present_revision(c: &mut Client, prefix: &str) -> Option<i64> {
+    let opts = GetOptions::new().with_prefix().with_count_only();
+    let r = tokio::time::timeout(Duration::from_secs(3), c.get(prefix, Some(opts)))
+        .await
+        .ok()?
+        .ok()?;
+    Some(r.header().map_or(0, |h| h.revision()))
+}
+
+/// How one watch stream ended.
+enum Ended {
+    /// The watcher was told to stop.
+    Stopped,
+    /// The stream broke (member gone, no leader): resume elsewhere after a pause.
+    Failed,
+    /// etcd cancelled it (compacted: resume from the compact revision).
+    Cancelled,
+}
+
+/// One open watch stream on `member`, followed until it ends.
+struct Stream<'a> {
+    member: &'a str,
+    shared: &'a Shared,
+    request_progress: bool,
+    started: Instant,
+}
+
+impl Stream<'_> {
+    /// Records every event and progress notification into `log`, moving `next` past each
+    /// event (and past a compacted range, recorded as a known gap).
+    async fn follow(
+        &self,
+        stream: &mut etcd_client::WatchStream,
+        log: &mut WatchLog,
+        next: &mut i64,
+    ) -> Ended {
+        let mut last_request = Instant::now();
+        loop {
+            if self.shared.stop.load(Ordering::SeqCst) {
+                return Ended::Stopped;
+            }
             // Ask where the stream stands every 100 ms, while events flow too (as etcd's
             // robustness suite does): a request that meets a watcher still catching up is
             // where a notification may run ahead of events (etcd#15220).
-            if request_progress && last_request.elapsed() >= PROGRESS_EVERY {
+            if self.request_progress && last_request.elapsed() >= PROGRESS_EVERY {
                 last_request = Instant::now();
-                let _ = tokio::time::timeout(bounded, stream.request_progress()).await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(3), stream.request_progress()).await;
             }
             // Wake up now and then to notice `stop` on a quiet stream.
             let msg = match tokio::time::timeout(PROGRESS_EVERY, stream.message()).await {
                 Err(_) => continue,
                 Ok(Ok(Some(m))) => m,
-                Ok(_) => {
-                    // Stream ended or failed: resume elsewhere, after a pause.
-                    shared.streaming.store(false, Ordering::SeqCst);
-                    tokio::time::sleep(RETRY_PAUSE).await;
-                    break;
-                }
+                Ok(_) => return Ended::Failed,
             };
             if msg.canceled() {
-                shared.streaming.store(false, Ordering::SeqCst);
-                if msg.compact_revision() > next {
-                    log.compacted.push((next, msg.compact_revision()));
-                    next = msg.compact_revision();
+                if msg.compact_revision() > *next {
+                    log.compacted.push((*next, msg.compact_revision()));
+                    *next = msg.compact_revision();
                 }
-                break;
+                return Ended::Cancelled;
             }
             // A progress notification: no events, not a creation, cancellation or compaction.
             let header_revision = msg.header().map_or(0, |h| h.revision());
@@ -391,11 +433,11 @@ async fn watch_loop(
                 && header_revision > 0
             {
                 log.progress.push(Progress {
-                    member: ep.member.clone(),
+                    member: self.member.to_string(),
                     revision: header_revision,
                     after: log.events.len(),
                 });
-                shared.notified.fetch_add(1, Ordering::SeqCst);
+                self.shared.notified.fetch_add(1, Ordering::SeqCst);
                 // `reached` moves with events only: were a notification premature (etcd#15220),
                 // the events it ran ahead of must still arrive before the watch is stopped,
                 // and show as out of order rather than as missing.
@@ -404,15 +446,14 @@ async fn watch_loop(
             for e in msg
                 .events()
                 .iter()
-                .filter_map(|ev| recorded(&ep.member, ev, started))
+                .filter_map(|ev| recorded(self.member, ev, self.started))
             {
-                next = next.max(e.revision + 1);
-                reached.fetch_max(e.revision, Ordering::SeqCst);
+                *next = (*next).max(e.revision + 1);
+                self.shared.reached.fetch_max(e.revision, Ordering::SeqCst);
                 log.events.push(e);
             }
         }
     }
-    log
 }
 
 /// Events probed at most per watch: the last ones without a previous key-value, the likeliest
