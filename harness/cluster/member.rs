@@ -22,6 +22,25 @@ use crate::release::{MinorVersion, Release, Version};
 /// Bound on one RPC or HTTP request to a member.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// One RPC of `member` on a client the caller holds (a lease's, which must outlive a call)
+/// with the harness's request deadline; [`Member::rpc`] for one on a fresh client.
+pub async fn bounded_rpc<T>(
+    member: &str,
+    op: &str,
+    f: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
+) -> Result<T, ClusterError> {
+    let source = match tokio::time::timeout(REQUEST_TIMEOUT, f).await {
+        Ok(Ok(v)) => return Ok(v),
+        Ok(Err(e)) => RpcFailure::Etcd(e),
+        Err(_) => RpcFailure::TimedOut,
+    };
+    Err(ClusterError::Rpc {
+        member: member.into(),
+        op: op.into(),
+        source,
+    })
+}
+
 /// What `/version` says: the member's binary and the cluster version it has applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionInfo {
@@ -374,14 +393,6 @@ impl Member {
         }
     }
 
-    fn rpc_err(&self, op: &str, source: RpcFailure) -> ClusterError {
-        ClusterError::Rpc {
-            member: self.name.clone(),
-            op: op.into(),
-            source,
-        }
-    }
-
     pub(crate) fn request_err(&self, op: &str, e: impl std::fmt::Display) -> ClusterError {
         ClusterError::Request {
             member: self.name.clone(),
@@ -468,11 +479,7 @@ impl Member {
             );
         }
         let fut = Client::connect([self.client_url.as_str()], Some(opts));
-        match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
-            Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(self.rpc_err("connect", RpcFailure::Etcd(e))),
-            Err(_) => Err(self.rpc_err("connect", RpcFailure::TimedOut)),
-        }
+        bounded_rpc(&self.name, "connect", fut).await
     }
 
     /// Runs one RPC against this member with a deadline.
@@ -482,11 +489,7 @@ impl Member {
         Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
     {
         let c = self.client().await?;
-        match tokio::time::timeout(REQUEST_TIMEOUT, f(c)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(self.rpc_err(op, RpcFailure::Etcd(e))),
-            Err(_) => Err(self.rpc_err(op, RpcFailure::TimedOut)),
-        }
+        bounded_rpc(&self.name, op, f(c)).await
     }
 
     pub async fn put(&self, key: &str, value: &str) -> Result<i64, ClusterError> {

@@ -15,8 +15,7 @@ use super::error::{disagree, StepError};
 use super::op::{args, Op, Refs, Target};
 use super::runner::Runner;
 use crate::check;
-use crate::cluster::member::REQUEST_TIMEOUT;
-use crate::cluster::{ClusterError, RpcFailure};
+use crate::cluster::member::{bounded_rpc, REQUEST_TIMEOUT};
 use crate::history::lease::{LeaseRecord, Observation};
 use crate::traffic::leases::{gone, Renewal, Renewer};
 
@@ -355,17 +354,7 @@ async fn bounded<T>(
     op: &str,
     f: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
 ) -> Result<T, StepError> {
-    let failure = match tokio::time::timeout(REQUEST_TIMEOUT, f).await {
-        Ok(Ok(v)) => return Ok(v),
-        Ok(Err(e)) => RpcFailure::Etcd(e),
-        Err(_) => RpcFailure::TimedOut,
-    };
-    Err(ClusterError::Rpc {
-        member: member.into(),
-        op: op.into(),
-        source: failure,
-    }
-    .into())
+    Ok(bounded_rpc(member, op, f).await?)
 }
 
 #[cfg(test)]
