@@ -201,72 +201,14 @@ fn holds(
 /// Checks `history` (one epoch's, with its read-back) against the `watch` of the same keys.
 pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
     let mut out = Vec::new();
-    let mut timeline = Timeline::default();
     let events = &history.events;
-    // Writes that may have happened, by (key, value); and keys an unknown write may have
-    // deleted.
-    let mut may_have: HashSet<(&str, &str)> = HashSet::new();
-    let mut unknown_deletes: HashSet<&str> = HashSet::new();
-    let mut unknown_puts: HashSet<&str> = HashSet::new();
-    // Prefixes an unknown prefix delete may have deleted any key under.
-    let mut unknown_prefixes: Vec<&str> = Vec::new();
-    for e in events {
-        let succeeded = match &e.outcome {
-            Outcome::Ok { succeeded, .. } => *succeeded,
-            Outcome::Unknown { .. } => None,
-            Outcome::Failed { .. } => continue,
-        };
-        for (k, v) in e.request.writes(succeeded) {
-            match (v, &e.outcome) {
-                (Some(v), _) => {
-                    may_have.insert((k, v));
-                    if matches!(e.outcome, Outcome::Unknown { .. }) {
-                        unknown_puts.insert(k);
-                    }
-                }
-                (None, Outcome::Unknown { .. }) => {
-                    unknown_deletes.insert(k);
-                }
-                (None, _) => {}
-            }
-        }
-        if let (Some(p), Outcome::Unknown { .. }) = (e.request.deleted_prefix(), &e.outcome) {
-            unknown_prefixes.push(p);
-        }
-        if let (Outcome::Ok { revision, .. }, true) = (&e.outcome, creates_revision(e)) {
-            let source = format!("the write acknowledged to client {}", e.client);
-            for (k, v) in e.request.writes(succeeded) {
-                timeline.insert(k, *revision, v, &source, &mut out);
-            }
-            for k in e.deleted_keys() {
-                timeline.insert(k, *revision, None, &source, &mut out);
-            }
-        }
-    }
-    for ev in &watch.events {
-        let source = format!("the watch on {}", ev.member);
-        timeline.insert(&ev.key, ev.revision, ev.value.as_deref(), &source, &mut out);
-    }
-    for e in events {
-        if let Outcome::Ok { kvs, .. } = &e.outcome {
-            // A value is a read's, or the previous key-value of a write that asked for it.
-            for kv in kvs.iter().filter(|kv| kv.value.is_some()) {
-                let source = format!("a read by client {} on {}", e.client, e.member);
-                timeline.insert(
-                    &kv.key,
-                    kv.mod_revision,
-                    kv.value.as_deref(),
-                    &source,
-                    &mut out,
-                );
-            }
-        }
-    }
+    let possible = Possible::of(events);
+    let timeline = evidence(events, watch, &mut out);
     // Nothing seen was invented, or written by a write that failed.
     for (k, changes) in &timeline.keys {
         for (r, v) in changes {
             if let Some(v) = v {
-                if !may_have.contains(&(k.as_str(), v.as_str())) {
+                if !possible.may_have.contains(&(k.as_str(), v.as_str())) {
                     out.push(format!("{k} = {v:?} at revision {r} was seen, but no write of it may have happened"));
                 }
             }
@@ -276,21 +218,135 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
     let coverage = Coverage(watch, last);
     // May a write the evidence does not show sit in `(after, upto]` on `key`?
     let hidden = |key: &str, after: i64, upto: i64| {
-        (unknown_puts.contains(key)
-            || unknown_deletes.contains(key)
-            || unknown_prefixes.iter().any(|p| key.starts_with(p)))
-            && !coverage.covers(after, upto)
+        possible.unknown_on(key) && !coverage.covers(after, upto)
     };
     // Every key a write may have touched, in key order: what a range may have to return.
     let written_keys: std::collections::BTreeSet<&str> = timeline
         .keys
         .keys()
         .map(String::as_str)
-        .chain(may_have.iter().map(|(k, _)| *k))
-        .chain(unknown_deletes.iter().copied())
+        .chain(possible.may_have.iter().map(|(k, _)| *k))
+        .chain(possible.unknown_deletes.iter().copied())
         .collect();
+    let judge = Judge {
+        timeline: &timeline,
+        written_keys: &written_keys,
+        hidden: &hidden,
+    };
     let mut undecided = 0;
     for (i, e) in events.iter().enumerate() {
+        undecided += judge.event(i, e, &mut out);
+    }
+    out.extend(refusals(events));
+    out.extend(real_time(events, &timeline));
+    StoreVerdict {
+        violations: out,
+        undecided,
+    }
+}
+
+/// The writes that may have happened, by (key, value), and what the unknown ones leave open:
+/// keys an unknown write may have put or deleted, prefixes an unknown prefix delete may have
+/// deleted any key under.
+#[derive(Default)]
+struct Possible<'a> {
+    may_have: HashSet<(&'a str, &'a str)>,
+    unknown_deletes: HashSet<&'a str>,
+    unknown_puts: HashSet<&'a str>,
+    unknown_prefixes: Vec<&'a str>,
+}
+
+impl<'a> Possible<'a> {
+    fn of(events: &'a [Event]) -> Possible<'a> {
+        let mut p = Possible::default();
+        for e in events {
+            let succeeded = match &e.outcome {
+                Outcome::Ok { succeeded, .. } => *succeeded,
+                Outcome::Unknown { .. } => None,
+                Outcome::Failed { .. } => continue,
+            };
+            let unknown = matches!(e.outcome, Outcome::Unknown { .. });
+            for (k, v) in e.request.writes(succeeded) {
+                match v {
+                    Some(v) => {
+                        p.may_have.insert((k, v));
+                        if unknown {
+                            p.unknown_puts.insert(k);
+                        }
+                    }
+                    None if unknown => {
+                        p.unknown_deletes.insert(k);
+                    }
+                    None => {}
+                }
+            }
+            if let (Some(prefix), true) = (e.request.deleted_prefix(), unknown) {
+                p.unknown_prefixes.push(prefix);
+            }
+        }
+        p
+    }
+
+    /// May an unknown write have changed `key`?
+    fn unknown_on(&self, key: &str) -> bool {
+        self.unknown_puts.contains(key)
+            || self.unknown_deletes.contains(key)
+            || self.unknown_prefixes.iter().any(|p| key.starts_with(p))
+    }
+}
+
+/// Every key's changes as the evidence shows them: acknowledged writes at their revisions,
+/// the watch's events, and every value read (or returned as a write's previous key-value) at
+/// its mod revision. Two sources disagreeing on one revision is a violation in `out`.
+fn evidence(events: &[Event], watch: &WatchLog, out: &mut Vec<String>) -> Timeline {
+    let mut timeline = Timeline::default();
+    for e in events {
+        if let (
+            Outcome::Ok {
+                revision,
+                succeeded,
+                ..
+            },
+            true,
+        ) = (&e.outcome, creates_revision(e))
+        {
+            let source = format!("the write acknowledged to client {}", e.client);
+            for (k, v) in e.request.writes(*succeeded) {
+                timeline.insert(k, *revision, v, &source, out);
+            }
+            for k in e.deleted_keys() {
+                timeline.insert(k, *revision, None, &source, out);
+            }
+        }
+    }
+    for ev in &watch.events {
+        let source = format!("the watch on {}", ev.member);
+        timeline.insert(&ev.key, ev.revision, ev.value.as_deref(), &source, out);
+    }
+    for e in events {
+        if let Outcome::Ok { kvs, .. } = &e.outcome {
+            // A value is a read's, or the previous key-value of a write that asked for it.
+            for kv in kvs.iter().filter(|kv| kv.value.is_some()) {
+                let source = format!("a read by client {} on {}", e.client, e.member);
+                timeline.insert(&kv.key, kv.mod_revision, kv.value.as_deref(), &source, out);
+            }
+        }
+    }
+    timeline
+}
+
+/// What one acknowledged request is judged against.
+struct Judge<'a, H: Fn(&str, i64, i64) -> bool> {
+    timeline: &'a Timeline,
+    written_keys: &'a std::collections::BTreeSet<&'a str>,
+    /// May a write the evidence does not show sit in `(after, upto]` on `key`?
+    hidden: &'a H,
+}
+
+impl<H: Fn(&str, i64, i64) -> bool> Judge<'_, H> {
+    /// Judges event `i`'s reads, listing and compares against the state it saw, pushing
+    /// violations into `out`; returns how many it could not decide.
+    fn event(&self, i: usize, e: &Event, out: &mut Vec<String>) -> usize {
         let Outcome::Ok {
             revision,
             succeeded,
@@ -298,11 +354,17 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
             ..
         } = &e.outcome
         else {
-            continue;
+            return 0;
         };
         if *revision == 0 {
-            continue;
+            return 0;
         }
+        let who = format!(
+            "client {} on {} ({})",
+            e.client,
+            e.member,
+            describe(&e.request)
+        );
         // The state the request saw: before its own change, if it made one; a range's at the
         // revision it asked for.
         let view = match &e.request {
@@ -314,55 +376,40 @@ pub fn check(history: &History, watch: &WatchLog) -> StoreVerdict {
             let (bad, unsure) = judge_range(
                 &range,
                 (*revision, kvs, listed),
-                &timeline,
-                &written_keys,
-                &hidden,
+                self.timeline,
+                self.written_keys,
+                self.hidden,
             );
-            undecided += unsure;
-            out.extend(bad.into_iter().map(|why| {
-                format!(
-                    "event {i}: client {} on {} ({}) served at revision {revision}: {why}",
-                    e.client,
-                    e.member,
-                    describe(&e.request)
-                )
-            }));
-            continue;
+            out.extend(
+                bad.into_iter()
+                    .map(|why| format!("event {i}: {who} served at revision {revision}: {why}")),
+            );
+            return unsure;
         }
+        let mut undecided = 0;
         for kv in kvs {
-            match judge_read(&timeline, kv, view, false, &hidden) {
+            match judge_read(self.timeline, kv, view, false, self.hidden) {
                 Judged::Agrees => {}
                 Judged::Undecided => undecided += 1,
-                Judged::Differs(why) => out.push(format!(
-                    "event {i}: client {} on {} ({}) read at revision {view}: {why}",
-                    e.client,
-                    e.member,
-                    describe(&e.request)
-                )),
+                Judged::Differs(why) => {
+                    out.push(format!("event {i}: {who} read at revision {view}: {why}"))
+                }
             }
         }
         let cmps = compares(&e.request);
         if cmps.is_empty() {
-            continue;
+            return undecided;
         }
-        match compares_hold(&timeline, &cmps, view, &hidden) {
+        match compares_hold(self.timeline, &cmps, view, self.hidden) {
             Some(held) if Some(held) != *succeeded => out.push(format!(
-                "event {i}: client {} on {} ({}) at revision {revision}: {} branch taken, but on the state at revision {view} its compares {}",
-                e.client,
-                e.member,
-                describe(&e.request),
+                "event {i}: {who} at revision {revision}: {} branch taken, but on the state at revision {view} its compares {}",
                 if *succeeded == Some(true) { "then" } else { "else" },
                 if held { "hold" } else { "do not hold" }
             )),
             Some(_) => {}
             None => undecided += 1,
         }
-    }
-    out.extend(refusals(events));
-    out.extend(real_time(events, &timeline));
-    StoreVerdict {
-        violations: out,
-        undecided,
+        undecided
     }
 }
 
