@@ -343,97 +343,8 @@ async fn execute(mut c: Client, r: &Request, timeout: Duration) -> Outcome {
             Request::Put { .. } | Request::Delete { .. } | Request::DeletePrefix { .. } => {
                 put_or_delete(&mut c, r).await
             }
-            Request::Cas { key, expect, value } => {
-                let cmp = compare(&history::Compare {
-                    key: key.clone(),
-                    target: CompareTarget::Value(expect.clone()),
-                });
-                let txn = Txn::new().when([cmp]).and_then([TxnOp::put(
-                    key.as_str(),
-                    value.as_str(),
-                    None,
-                )]);
-                c.txn(txn).await.map(|resp| {
-                    let mut o = Outcome::ok(header_revision(resp.header()));
-                    if let Outcome::Ok { succeeded, .. } = &mut o {
-                        *succeeded = Some(resp.succeeded());
-                    }
-                    o
-                })
-            }
-            Request::Txn {
-                compares,
-                then,
-                otherwise,
-            } => {
-                let txn = Txn::new()
-                    .when(compares.iter().map(compare).collect::<Vec<_>>())
-                    .and_then(txn_ops(then))
-                    .or_else(txn_ops(otherwise));
-                c.txn(txn).await.map(|resp| {
-                    let taken = if resp.succeeded() { then } else { otherwise };
-                    let mut kvs = Vec::new();
-                    let mut removed = 0;
-                    for (op, answer) in taken.iter().zip(resp.op_responses()) {
-                        match answer {
-                            TxnOpResponse::Get(g) => kvs.push(read_kv(op.key(), g.kvs().first())),
-                            TxnOpResponse::Delete(d) => removed += d.deleted(),
-                            _ => {}
-                        }
-                    }
-                    Outcome::Ok {
-                        revision: header_revision(resp.header()),
-                        value: None,
-                        succeeded: Some(resp.succeeded()),
-                        kvs,
-                        deleted: Some(removed),
-                        listed: None,
-                    }
-                })
-            }
-            Request::Get { key, serializable } => {
-                let opts = serializable.then(|| GetOptions::new().with_serializable());
-                c.get(key.as_str(), opts).await.map(|resp| {
-                    let kv = resp.kvs().first();
-                    Outcome::Ok {
-                        revision: header_revision(resp.header()),
-                        value: kv.map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
-                        succeeded: None,
-                        kvs: vec![read_kv(key, kv)],
-                        deleted: None,
-                        listed: None,
-                    }
-                })
-            }
-            Request::Range {
-                prefix,
-                start,
-                revision,
-                limit,
-                keys_only,
-                serializable,
-            } => {
-                let mut opts = GetOptions::new()
-                    .with_range(prefix_end(prefix))
-                    .with_revision(*revision)
-                    .with_limit(*limit);
-                if *keys_only {
-                    opts = opts.with_keys_only();
-                }
-                if *serializable {
-                    opts = opts.with_serializable();
-                }
-                c.get(start.as_str(), Some(opts)).await.map(|resp| {
-                    let mut o = listing(resp.header(), resp.kvs(), *keys_only);
-                    if let Outcome::Ok { listed, .. } = &mut o {
-                        *listed = Some(Listed {
-                            count: resp.count(),
-                            more: resp.more(),
-                        });
-                    }
-                    o
-                })
-            }
+            Request::Cas { .. } | Request::Txn { .. } => txn(&mut c, r).await,
+            Request::Get { .. } | Request::Range { .. } => read(&mut c, r).await,
             Request::Compact { revision } => c
                 .compact(*revision, None)
                 .await
@@ -445,6 +356,110 @@ async fn execute(mut c: Client, r: &Request, timeout: Duration) -> Outcome {
         Ok(Ok(o)) => o,
         Ok(Err(e)) => classify(r, Some(&e)),
         Err(_) => classify(r, None),
+    }
+}
+
+/// A compare-and-swap or a multi-op txn, with what its taken branch read and deleted.
+async fn txn(c: &mut Client, r: &Request) -> Result<Outcome, etcd_client::Error> {
+    match r {
+        Request::Cas { key, expect, value } => {
+            let cmp = compare(&history::Compare {
+                key: key.clone(),
+                target: CompareTarget::Value(expect.clone()),
+            });
+            let txn =
+                Txn::new()
+                    .when([cmp])
+                    .and_then([TxnOp::put(key.as_str(), value.as_str(), None)]);
+            c.txn(txn).await.map(|resp| {
+                let mut o = Outcome::ok(header_revision(resp.header()));
+                if let Outcome::Ok { succeeded, .. } = &mut o {
+                    *succeeded = Some(resp.succeeded());
+                }
+                o
+            })
+        }
+        Request::Txn {
+            compares,
+            then,
+            otherwise,
+        } => {
+            let txn = Txn::new()
+                .when(compares.iter().map(compare).collect::<Vec<_>>())
+                .and_then(txn_ops(then))
+                .or_else(txn_ops(otherwise));
+            c.txn(txn).await.map(|resp| {
+                let taken = if resp.succeeded() { then } else { otherwise };
+                let mut kvs = Vec::new();
+                let mut removed = 0;
+                for (op, answer) in taken.iter().zip(resp.op_responses()) {
+                    match answer {
+                        TxnOpResponse::Get(g) => kvs.push(read_kv(op.key(), g.kvs().first())),
+                        TxnOpResponse::Delete(d) => removed += d.deleted(),
+                        _ => {}
+                    }
+                }
+                Outcome::Ok {
+                    revision: header_revision(resp.header()),
+                    value: None,
+                    succeeded: Some(resp.succeeded()),
+                    kvs,
+                    deleted: Some(removed),
+                    listed: None,
+                }
+            })
+        }
+        _ => unreachable!("txn of {r:?}"),
+    }
+}
+
+/// A get or a range, whole as answered.
+async fn read(c: &mut Client, r: &Request) -> Result<Outcome, etcd_client::Error> {
+    match r {
+        Request::Get { key, serializable } => {
+            let opts = serializable.then(|| GetOptions::new().with_serializable());
+            c.get(key.as_str(), opts).await.map(|resp| {
+                let kv = resp.kvs().first();
+                Outcome::Ok {
+                    revision: header_revision(resp.header()),
+                    value: kv.map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
+                    succeeded: None,
+                    kvs: vec![read_kv(key, kv)],
+                    deleted: None,
+                    listed: None,
+                }
+            })
+        }
+        Request::Range {
+            prefix,
+            start,
+            revision,
+            limit,
+            keys_only,
+            serializable,
+        } => {
+            let mut opts = GetOptions::new()
+                .with_range(prefix_end(prefix))
+                .with_revision(*revision)
+                .with_limit(*limit);
+            if *keys_only {
+                opts = opts.with_keys_only();
+            }
+            if *serializable {
+                opts = opts.with_serializable();
+            }
+            c.get(start.as_str(), Some(opts)).await.map(|resp| {
+                let mut o = listing(resp.header(), resp.kvs(), *keys_only);
+                if let Outcome::Ok { listed, .. } = &mut o {
+                    *listed = Some(Listed {
+                        count: resp.count(),
+                        more: resp.more(),
+                    });
+                }
+                o
+            })
+        }
+        _ => unreachable!("read of {r:?}"),
     }
 }
 
