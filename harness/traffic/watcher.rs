@@ -217,7 +217,10 @@ impl Watcher {
     /// gone, down or behind itself is not.
     async fn stalls(&self, revision: i64, deadline: tokio::time::Instant) -> Vec<Option<Stall>> {
         let behind = |c: &Collector| c.shared.reached.load(Ordering::SeqCst) < revision;
-        while self.collectors.iter().any(behind) && tokio::time::Instant::now() < deadline {
+        // Only open streams are waited for: a collector whose member is down at the end would
+        // hold every epoch's close to the deadline.
+        let waited = |c: &Collector| behind(c) && c.shared.streaming.load(Ordering::SeqCst);
+        while self.collectors.iter().any(waited) && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut out = Vec::new();
