@@ -135,49 +135,55 @@ pub fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
         };
         println!("== explore {older} -> {newer}: {cases} cases, seed {seed}{left_out}");
         let report = explore::explore(store, &cfg, &mut std::io::stdout());
-        let minutes = report.elapsed.as_secs_f64() / 60.0;
-        println!(
-                "{} cases ({} shrink runs), {} operations, {} requests in {:.1} min: {:.1} operations/min, {:.0} cases/hour",
-                report.cases_run,
-                report.shrink_runs,
-                report.ops_applied,
-                report.requests,
-                minutes,
-                report.ops_applied as f64 / minutes.max(1e-9),
-                (report.cases_run + report.shrink_runs) as f64 / (minutes / 60.0).max(1e-9),
-            );
-        println!(
-            "checks: {:.1} s of {:.1} s in cases ({:.1}%)",
-            report.checking.as_secs_f64(),
-            report.run_time.as_secs_f64(),
-            100.0 * report.checking.as_secs_f64() / report.run_time.as_secs_f64().max(1e-9),
-        );
-        if let Some(f) = report.failure {
-            failed = true;
-            let list: Vec<String> = f.steps.iter().map(|s| s.to_string()).collect();
-            if f.precondition {
-                println!("a step the harness could not run: a harness bug, not etcd's");
-            }
-            println!(
-                "FAILED ({}), shrunk to {{{}}} [{}]: {}",
-                f.rate,
-                f.config,
-                list.join(", "),
-                f.reason
-            );
-            println!("replay: etcd-skew replay {}", f.replay.display());
-            if let Some(a) = f.artifacts {
-                println!(
-                    "artifacts (logs, history.jsonl, timeline.svg): {}",
-                    a.display()
-                );
-            }
-        }
+        failed |= summarize(&report);
     }
     if failed {
         bail!("exploration found a failure");
     }
     Ok(())
+}
+
+/// Prints a pair's summary lines (and its failure, shrunk, with how to replay it); whether it
+/// failed.
+fn summarize(report: &explore::ExploreReport) -> bool {
+    let minutes = report.elapsed.as_secs_f64() / 60.0;
+    println!(
+            "{} cases ({} shrink runs), {} operations, {} requests in {:.1} min: {:.1} operations/min, {:.0} cases/hour",
+            report.cases_run,
+            report.shrink_runs,
+            report.ops_applied,
+            report.requests,
+            minutes,
+            report.ops_applied as f64 / minutes.max(1e-9),
+            (report.cases_run + report.shrink_runs) as f64 / (minutes / 60.0).max(1e-9),
+        );
+    println!(
+        "checks: {:.1} s of {:.1} s in cases ({:.1}%)",
+        report.checking.as_secs_f64(),
+        report.run_time.as_secs_f64(),
+        100.0 * report.checking.as_secs_f64() / report.run_time.as_secs_f64().max(1e-9),
+    );
+    if let Some(f) = &report.failure {
+        let list: Vec<String> = f.steps.iter().map(|s| s.to_string()).collect();
+        if f.precondition {
+            println!("a step the harness could not run: a harness bug, not etcd's");
+        }
+        println!(
+            "FAILED ({}), shrunk to {{{}}} [{}]: {}",
+            f.rate,
+            f.config,
+            list.join(", "),
+            f.reason
+        );
+        println!("replay: etcd-skew replay {}", f.replay.display());
+        if let Some(a) = &f.artifacts {
+            println!(
+                "artifacts (logs, history.jsonl, timeline.svg): {}",
+                a.display()
+            );
+        }
+    }
+    report.failure.is_some()
 }
 
 pub fn replay_cmd(
