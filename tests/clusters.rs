@@ -287,6 +287,7 @@ fn an_event_whose_previous_revision_is_compacted_is_probed_and_explained() {
             member: m.name.clone(),
             key: "p/a".into(),
             revision: second,
+            nth: 0,
             served: None,
         }];
         assert_eq!(log.prev_probes, compacted);

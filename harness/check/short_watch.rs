@@ -280,6 +280,7 @@ mod tests {
                         member: "m2".into(),
                         key: "k/1".into(),
                         revision: 5,
+                        nth: 0,
                         served: Some(crate::history::PrevKv {
                             value: "x".into(),
                             mod_revision: 2,

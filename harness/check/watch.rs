@@ -153,8 +153,8 @@ pub(super) fn prev_kv_withheld(probes: &[PrevProbe]) -> Vec<String> {
         .filter_map(|p| {
             let kv = p.served.as_ref()?;
             Some(format!(
-                "watch event {} at revision {} (on {}) came without its previous key-value, which {} still served at revision {}: {:?} (mod revision {})",
-                p.key, p.revision, p.member, p.member, p.revision - 1, kv.value, kv.mod_revision
+                "watch event {} at revision {} (on {}, event {} of its stream) came without its previous key-value, which {} still served at revision {}: {:?} (mod revision {})",
+                p.key, p.revision, p.member, p.nth + 1, p.member, p.revision - 1, kv.value, kv.mod_revision
             ))
         })
         .collect()
@@ -342,6 +342,7 @@ mod tests {
             member: "m2".into(),
             key: "a".into(),
             revision: 7,
+            nth: 2,
             served: served.map(|v| crate::history::PrevKv {
                 value: v.into(),
                 mod_revision: 5,
@@ -361,7 +362,7 @@ mod tests {
         log.prev_probes = vec![probe(Some("1"))];
         assert_eq!(
             check(&log, &history()),
-            vec!["watch event a at revision 7 (on m2) came without its previous key-value, which m2 still served at revision 6: \"1\" (mod revision 5)"]
+            vec!["watch event a at revision 7 (on m2, event 3 of its stream) came without its previous key-value, which m2 still served at revision 6: \"1\" (mod revision 5)"]
         );
     }
 

@@ -24,6 +24,8 @@ use std::collections::BTreeMap;
 const OWNER: &str = "owner.pid";
 /// In a cluster dir kept on purpose (a failed run's artifacts): never swept.
 const KEPT: &str = "KEPT";
+/// In a cluster dir: the certificates the harness made for it.
+const PKI_DIR: &str = "tls";
 
 /// Removes cluster dirs whose owning harness died without cleaning up (SIGKILL, or a signal
 /// during boot): the etcds in them died with it (PR_SET_PDEATHSIG), their data is garbage.
@@ -251,7 +253,7 @@ impl ClusterBuilder {
             members.push(m);
         }
         let pki = match self.tls || self.peer_tls {
-            true => Some(Pki::create(&dir.path().join("tls"))?),
+            true => Some(Pki::create(&dir.path().join(PKI_DIR))?),
             false => None,
         };
         let token = format!("etcd-skew-{}", rand::random::<u32>());
@@ -563,10 +565,17 @@ impl Drop for Cluster {
             m.kill();
         }
         // A start refused before any member ran (a flag its binary lacks) leaves nothing but
-        // the owner file: nothing to look at, so nothing kept.
-        let produced = self.dir.as_ref().is_some_and(|d| {
-            std::fs::read_dir(d.path()).is_ok_and(|rd| rd.flatten().any(|e| e.file_name() != OWNER))
-        });
+        // the owner file and the certificates the harness made: nothing to look at, so
+        // nothing kept. A dir that cannot be listed is kept.
+        let produced = self
+            .dir
+            .as_ref()
+            .is_some_and(|d| match std::fs::read_dir(d.path()) {
+                Ok(rd) => rd
+                    .flatten()
+                    .any(|e| e.file_name() != OWNER && e.file_name() != PKI_DIR),
+                Err(_) => true,
+            });
         if (self.keep || std::thread::panicking()) && produced {
             if let Some(d) = self.dir.take() {
                 let p = d.keep();

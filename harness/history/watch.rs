@@ -84,14 +84,19 @@ pub struct WatchLog {
 }
 
 /// A watch event sent without the previous key-value the watch asked for (not a create), and
-/// what its member served afterwards for the key just below the event's revision. etcd leaves
-/// the previous key-value out only when that revision is already compacted, and compaction
-/// only moves forward: one still served then is one the watch should have been sent.
+/// what its member served afterwards for the key just below the event's revision. etcd means
+/// to leave the previous key-value out only where that revision is already compacted, and
+/// compaction only moves forward: one still served then is one the watch should have been
+/// sent. (etcd's `recvLoop` registers a new watcher before it marks it as wanting previous
+/// key-values, so the first events of a stream may race past that mark: `nth` tells them.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrevProbe {
     pub member: String,
     pub key: String,
     pub revision: i64,
+    /// Its position among the events of its stream (0: the first the stream sent).
+    #[serde(default)]
+    pub nth: usize,
     /// What the member served at `revision - 1`; `None`: refused as compacted (or absent).
     pub served: Option<PrevKv>,
 }

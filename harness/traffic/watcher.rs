@@ -223,20 +223,42 @@ impl Watcher {
         while self.collectors.iter().any(waited) && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let mut out = Vec::new();
-        for c in &self.collectors {
-            out.push(match behind(c) {
-                true => self.stalled(c, revision).await,
-                false => None,
-            });
+        // All at once: one [`STALL_AFTER`] for the lot, not one per member.
+        let mut asked = tokio::task::JoinSet::new();
+        for (i, c) in self.collectors.iter().enumerate() {
+            let probe = StallProbe {
+                member: c.member.clone(),
+                shared: c.shared.clone(),
+                endpoints: self.endpoints.clone(),
+                prefix: self.prefix.clone(),
+            };
+            asked.spawn(async move { (i, probe.stalled(revision).await) });
+        }
+        let mut out = vec![None; self.collectors.len()];
+        while let Some(done) = asked.join_next().await {
+            if let Ok((i, stall)) = done {
+                out[i] = stall;
+            }
         }
         out
     }
+}
 
-    async fn stalled(&self, c: &Collector, revision: i64) -> Option<Stall> {
-        let stream = c.shared.streams.load(Ordering::SeqCst);
-        let reached = c.shared.reached.load(Ordering::SeqCst);
-        if !c.shared.streaming.load(Ordering::SeqCst) {
+/// What a stall check of one collector needs, owned (the checks run as tasks side by side).
+struct StallProbe {
+    member: String,
+    shared: Arc<Shared>,
+    endpoints: Endpoints,
+    prefix: String,
+}
+
+impl StallProbe {
+    /// A stall, if the collector is behind `revision` on an open stream, its member has it,
+    /// and the stream delivers nothing in [`STALL_AFTER`].
+    async fn stalled(&self, revision: i64) -> Option<Stall> {
+        let stream = self.shared.streams.load(Ordering::SeqCst);
+        let reached = self.shared.reached.load(Ordering::SeqCst);
+        if reached >= revision || !self.shared.streaming.load(Ordering::SeqCst) {
             return None;
         }
         let ep = self
@@ -244,7 +266,7 @@ impl Watcher {
             .read()
             .unwrap()
             .iter()
-            .find(|e| e.member == c.member)
+            .find(|e| e.member == self.member)
             .cloned()?;
         let bounded = Duration::from_secs(2);
         let mut client = connect(&ep, None, false).await?;
@@ -260,11 +282,11 @@ impl Watcher {
         }
         let quiet_from = tokio::time::Instant::now();
         tokio::time::sleep(STALL_AFTER).await;
-        let still = c.shared.streaming.load(Ordering::SeqCst)
-            && c.shared.streams.load(Ordering::SeqCst) == stream
-            && c.shared.reached.load(Ordering::SeqCst) == reached;
+        let still = self.shared.streaming.load(Ordering::SeqCst)
+            && self.shared.streams.load(Ordering::SeqCst) == stream
+            && self.shared.reached.load(Ordering::SeqCst) == reached;
         still.then(|| Stall {
-            member: c.member.clone(),
+            member: self.member.clone(),
             reached,
             member_revision,
             quiet_ms: quiet_from.elapsed().as_millis() as u64,
@@ -345,17 +367,12 @@ async fn watch_loop(
             request_progress,
             started,
         };
+        let first = log.events.len();
         let ended = on.follow(&mut stream, &mut log, &mut next).await;
         shared.streaming.store(false, Ordering::SeqCst);
         match ended {
             Ended::Stopped => {
-                let here: Vec<WatchEvent> = log
-                    .events
-                    .iter()
-                    .filter(|e| e.member == ep.member)
-                    .cloned()
-                    .collect();
-                log.prev_probes = probe_prev(&mut c, &ep.member, &here).await;
+                log.prev_probes = probe_prev(&mut c, &ep.member, &log.events[first..]).await;
                 return log;
             }
             Ended::Failed => tokio::time::sleep(RETRY_PAUSE).await,
@@ -463,10 +480,11 @@ impl Stream<'_> {
 /// not to be compacted yet.
 const PREV_PROBES: usize = 3;
 
-/// The last [`PREV_PROBES`] of `events` (all sent by `member`, with prev_kv asked for) that came
-/// without a previous key-value and are not creates, each probed with a range of its key just
-/// below its revision on that member (the same member: another one may not have applied a
-/// compaction yet). Probes that got no answer are left out.
+/// The last [`PREV_PROBES`] of `events` (one stream's, from `member`, with prev_kv asked for)
+/// that came without a previous key-value and are not creates, each probed with a range of its
+/// key just below its revision on that member (the same member: another one may not have
+/// applied a compaction yet). A probe that gets no answer ends the probing (the member may be
+/// gone: each would wait out its bound).
 pub(super) async fn probe_prev(
     c: &mut Client,
     member: &str,
@@ -475,11 +493,12 @@ pub(super) async fn probe_prev(
     let bounded = Duration::from_secs(2);
     let wanted = events
         .iter()
+        .enumerate()
         .rev()
-        .filter(|e| e.prev.is_none() && !e.created)
+        .filter(|(_, e)| e.prev.is_none() && !e.created)
         .take(PREV_PROBES);
     let mut out = Vec::new();
-    for e in wanted {
+    for (nth, e) in wanted {
         let opts = GetOptions::new().with_revision(e.revision - 1);
         let served = match tokio::time::timeout(bounded, c.get(e.key.as_str(), Some(opts))).await {
             Ok(Ok(r)) => r.kvs().first().map(|kv| PrevKv {
@@ -491,12 +510,13 @@ pub(super) async fn probe_prev(
             Ok(Err(etcd_client::Error::GRpcStatus(s))) if s.code() == tonic::Code::OutOfRange => {
                 None
             }
-            _ => continue,
+            _ => break,
         };
         out.push(PrevProbe {
             member: member.to_string(),
             key: e.key.clone(),
             revision: e.revision,
+            nth,
             served,
         });
     }
