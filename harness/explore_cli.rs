@@ -55,6 +55,10 @@ pub struct ExploreArgs {
     /// release past a kept finding that one kind reaches within minutes.
     #[arg(long, value_delimiter = ',')]
     without: Vec<String>,
+    /// One traffic profile for every case (etcd, kubernetes) instead of drawing it with the
+    /// configuration: to explore a release past a kept finding one profile reaches.
+    #[arg(long)]
+    profile: Option<etcd_skew::traffic::Profile>,
     /// Where replay files go.
     #[arg(long, default_value = "explore-out")]
     out: PathBuf,
@@ -79,6 +83,7 @@ pub fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
         default_config,
         campaign,
         without,
+        profile,
         out,
         shard,
     } = args;
@@ -121,6 +126,7 @@ pub fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
                 ..base.clone()
             },
             fixed_config: default_config.then(CaseConfig::defaults),
+            profile,
             tries,
             rate_runs,
             inject_faults,

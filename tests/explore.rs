@@ -126,6 +126,7 @@ fn config_without(
         max_steps: env_or("ETCD_SKEW_EXPLORE_STEPS", 4) as usize,
         weights: Weights::default().without(without.iter().copied()).unwrap(),
         fixed_config: None,
+        profile: None,
         tries: 2,
         rate_runs: 0,
         inject_faults: false,

@@ -26,6 +26,7 @@ use super::replay::{FailRate, Replay};
 use super::setup::CaseSetup;
 use super::shard::Shard;
 use crate::release::ReleaseStore;
+use crate::traffic::Profile;
 
 #[derive(Clone, Debug)]
 pub struct ExploreConfig {
@@ -39,6 +40,10 @@ pub struct ExploreConfig {
     pub weights: Weights,
     /// One configuration for every case instead of drawing one per case.
     pub fixed_config: Option<CaseConfig>,
+    /// One traffic profile for every case instead of drawing it with the configuration: to
+    /// explore a release past a kept finding one profile reaches (etcd#15220 with the
+    /// Kubernetes mix's progress requests, before 3.4.25 / 3.5.8).
+    pub profile: Option<Profile>,
     /// Runs of a shrink candidate, any failing of which keeps it (k, at least 1).
     pub tries: u32,
     /// Runs of the minimal case that measure its fail rate (0: none beyond the shrink).
@@ -203,6 +208,11 @@ pub fn search(
         Some(c) => proptest::strategy::Just(c.clone()).boxed(),
         None => config(),
     };
+    let profile = cfg.profile;
+    let configs = configs.prop_map(move |mut c| {
+        c.profile = profile.unwrap_or(c.profile);
+        c
+    });
     let strategy = (configs, sequence(&cfg.weights, cfg.max_steps));
     let run = RefCell::new(&mut run);
     let drawn_cases = std::cell::Cell::new(0u32);
@@ -415,6 +425,7 @@ mod tests {
                 ..Weights::default()
             },
             fixed_config: None,
+            profile: None,
             tries,
             rate_runs: 6,
             inject_faults: true,
@@ -507,6 +518,29 @@ mod tests {
         merged.sort();
         let merged: Vec<String> = merged.into_iter().map(|(_, c)| c).collect();
         assert_eq!(merged, all);
+    }
+
+    /// `--profile` holds every case to one traffic profile, while the rest of the
+    /// configuration is still drawn; without it both profiles come up.
+    #[test]
+    fn a_fixed_profile_holds_for_every_case() {
+        let profiles = |profile: Option<Profile>| {
+            let mut c = cfg(1);
+            c.cases = 40;
+            c.profile = profile;
+            let mut seen = std::collections::BTreeSet::new();
+            let mut sizes = std::collections::BTreeSet::new();
+            search(&c, &mut std::io::sink(), |config, _| {
+                seen.insert(config.profile.to_string());
+                sizes.insert(config.members);
+                outcome(None)
+            });
+            (seen.into_iter().collect::<Vec<_>>(), sizes.len())
+        };
+        assert_eq!(profiles(None).0, vec!["etcd", "kubernetes"]);
+        let (only, sizes) = profiles(Some(Profile::Kubernetes));
+        assert_eq!(only, vec!["kubernetes"]);
+        assert!(sizes > 1, "the rest is still drawn");
     }
 
     #[test]

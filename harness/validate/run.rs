@@ -357,6 +357,7 @@ fn explore_config(cfg: &ValidateConfig, older: &str, newer: &str, time: Duration
             ..Weights::default()
         },
         fixed_config: None,
+        profile: None,
         tries: cfg.tries,
         rate_runs: cfg.rate_runs,
         inject_faults: cfg.inject_faults,
