@@ -11,6 +11,70 @@ use crate::history::{History, Outcome, PrevProbe, WatchLog};
 
 /// Every violation, one line each.
 pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
+    judge(log, &Written::of(history))
+}
+
+/// What the history says was written: what a watch may show, and what it must.
+#[derive(Default)]
+struct Written<'a> {
+    /// Puts by (key, value) (values are unique per write), at their revision if acknowledged.
+    writes: HashMap<(&'a str, &'a str), Option<i64>>,
+    /// Keys a delete that did not fail may have deleted.
+    deletes: HashMap<&'a str, usize>,
+    /// Prefixes an unknown prefix delete may have deleted any key under.
+    unknown_prefixes: Vec<&'a str>,
+    /// Acknowledged puts by revision: a watch over the revision must show them.
+    acked: BTreeMap<i64, Vec<(&'a str, &'a str)>>,
+    /// Keys surely deleted by acknowledged writes, by revision: likewise.
+    acked_deletes: BTreeMap<i64, Vec<&'a str>>,
+}
+
+impl<'a> Written<'a> {
+    fn of(history: &'a History) -> Written<'a> {
+        let mut w = Written::default();
+        for e in &history.events {
+            let (revision, succeeded) = match &e.outcome {
+                Outcome::Ok {
+                    revision,
+                    succeeded,
+                    ..
+                } => (Some(*revision), *succeeded),
+                // Might have taken effect: may show up, at a revision we do not know.
+                Outcome::Unknown { .. } => (None, None),
+                // Failed: must never show up.
+                Outcome::Failed { .. } => continue,
+            };
+            // A txn's writes are those of the branch it took (both, if not known).
+            for (key, value) in e.request.writes(succeeded) {
+                match value {
+                    Some(value) => {
+                        w.writes.insert((key, value), revision);
+                        if let Some(r) = revision {
+                            w.acked.entry(r).or_default().push((key, value));
+                        }
+                    }
+                    None => *w.deletes.entry(key).or_default() += 1,
+                }
+            }
+            for key in e.deleted_keys() {
+                *w.deletes.entry(key).or_default() += 1;
+            }
+            if let Some(r) = revision {
+                let gone = e.acknowledged_deletes();
+                if !gone.is_empty() {
+                    w.acked_deletes.entry(r).or_default().extend(gone);
+                }
+            }
+            if let (Some(p), None) = (e.request.deleted_prefix(), revision) {
+                w.unknown_prefixes.push(p);
+            }
+        }
+        w
+    }
+}
+
+/// [`check`] against the history's writes, indexed once for the watch and its collectors.
+fn judge(log: &WatchLog, written: &Written) -> Vec<String> {
     let mut out = Vec::new();
     for w in log.events.windows(2) {
         // A txn's writes share one revision (distinct keys); anything else goes forward.
@@ -22,53 +86,9 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
             ));
         }
     }
-    // Writes by (key, value): values are unique per write.
-    let mut writes: HashMap<(&str, &str), Option<i64>> = HashMap::new();
-    let mut deletes: HashMap<&str, usize> = HashMap::new();
-    // An unknown prefix delete may have deleted any key under its prefix.
-    let mut unknown_prefixes: Vec<&str> = Vec::new();
-    let mut acked: BTreeMap<i64, Vec<(&str, &str)>> = BTreeMap::new();
-    let mut acked_deletes: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
-    for e in &history.events {
-        let (revision, succeeded) = match &e.outcome {
-            Outcome::Ok {
-                revision,
-                succeeded,
-                ..
-            } => (Some(*revision), *succeeded),
-            // Might have taken effect: may show up, at a revision we do not know.
-            Outcome::Unknown { .. } => (None, None),
-            // Failed: must never show up.
-            Outcome::Failed { .. } => continue,
-        };
-        // A txn's writes are those of the branch it took (both, if not known).
-        for (key, value) in e.request.writes(succeeded) {
-            match value {
-                Some(value) => {
-                    writes.insert((key, value), revision);
-                    if let Some(r) = revision {
-                        acked.entry(r).or_default().push((key, value));
-                    }
-                }
-                None => *deletes.entry(key).or_default() += 1,
-            }
-        }
-        for key in e.deleted_keys() {
-            *deletes.entry(key).or_default() += 1;
-        }
-        if let Some(r) = revision {
-            let gone = e.acknowledged_deletes();
-            if !gone.is_empty() {
-                acked_deletes.entry(r).or_default().extend(gone);
-            }
-        }
-        if let (Some(p), None) = (e.request.deleted_prefix(), revision) {
-            unknown_prefixes.push(p);
-        }
-    }
     for ev in &log.events {
         match &ev.value {
-            Some(v) => match writes.get(&(ev.key.as_str(), v.as_str())) {
+            Some(v) => match written.writes.get(&(ev.key.as_str(), v.as_str())) {
                 None => out.push(format!("watch event {} = {v:?} at revision {} matches no write in the history", ev.key, ev.revision)),
                 Some(Some(r)) if *r != ev.revision => out.push(format!(
                     "watch event {} = {v:?} at revision {}, but the write was acknowledged at revision {r}",
@@ -76,8 +96,8 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
                 )),
                 _ => {}
             },
-            None if !deletes.contains_key(ev.key.as_str())
-                && !unknown_prefixes.iter().any(|p| ev.key.starts_with(p)) =>
+            None if !written.deletes.contains_key(ev.key.as_str())
+                && !written.unknown_prefixes.iter().any(|p| ev.key.starts_with(p)) =>
             {
                 out.push(format!("watch delete of {} at revision {} matches no delete in the history", ev.key, ev.revision))
             }
@@ -88,9 +108,15 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
     out.extend(created_and_prev(log));
     out.extend(prev_kv_withheld(&log.prev_probes));
     out.extend(super::short_watch::check(log));
-    out.extend(collectors(log, history));
-    // No gaps: every acknowledged write inside the watched range was delivered, puts and
-    // deletes alike.
+    out.extend(collectors(log, written));
+    out.extend(gaps(log, written));
+    out
+}
+
+/// Reliable: every acknowledged write inside the watched range was delivered, puts and
+/// deletes alike (outside the ranges a compaction made it skip).
+fn gaps(log: &WatchLog, written: &Written) -> Vec<String> {
+    let mut out = Vec::new();
     let Some(last) = log.events.last().map(|e| e.revision) else {
         return out;
     };
@@ -99,23 +125,20 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
         .iter()
         .map(|e| (e.revision, e.key.as_str()))
         .collect();
-    let compacted = |r: i64| log.compacted.iter().any(|(a, b)| (*a..*b).contains(&r));
-    let acked = acked
-        .range(log.start_revision..=last)
-        .flat_map(|(r, w)| w.iter().map(move |kv| (r, kv)));
-    for (r, (key, value)) in acked {
-        if !seen.contains(&(*r, *key)) && !compacted(*r) {
+    let missed = |r: i64, key: &str| {
+        !seen.contains(&(r, key)) && !log.compacted.iter().any(|(a, b)| (*a..*b).contains(&r))
+    };
+    let watched = log.start_revision..=last;
+    for (r, puts) in written.acked.range(watched.clone()) {
+        for (key, value) in puts.iter().filter(|(key, _)| missed(*r, key)) {
             out.push(format!(
                 "watch missed {key} = {value:?} acknowledged at revision {r} (watched {}..={last})",
                 log.start_revision
             ));
         }
     }
-    let deleted = acked_deletes
-        .range(log.start_revision..=last)
-        .flat_map(|(r, keys)| keys.iter().map(move |key| (r, key)));
-    for (r, key) in deleted {
-        if !seen.contains(&(*r, *key)) && !compacted(*r) {
+    for (r, keys) in written.acked_deletes.range(watched) {
+        for key in keys.iter().filter(|key| missed(*r, key)) {
             out.push(format!(
                 "watch missed the delete of {key} acknowledged at revision {r} (watched {}..={last})",
                 log.start_revision
@@ -126,7 +149,7 @@ pub fn check(log: &WatchLog, history: &History) -> Vec<String> {
 }
 
 /// Each member's pinned collector, judged as the watch is.
-fn collectors(log: &WatchLog, history: &History) -> Vec<String> {
+fn collectors(log: &WatchLog, written: &Written) -> Vec<String> {
     let mut out = Vec::new();
     for m in &log.members {
         let on = m.resumes.first().map_or("?", |(member, _)| member.as_str());
@@ -137,7 +160,7 @@ fn collectors(log: &WatchLog, history: &History) -> Vec<String> {
             ));
         }
         out.extend(
-            check(m, history)
+            judge(m, written)
                 .into_iter()
                 .map(|v| format!("the collector pinned to {on}: {v}")),
         );
