@@ -201,6 +201,16 @@ pub fn markdown(r: &Report) -> String {
             );
         }
     }
+    known_bugs_md(&mut s, r);
+    if let Some(sec) = r.sections().into_iter().find(|s| s.key == "catch-up") {
+        let _ = writeln!(s, "\n## {}\n\n{}: {}", sec.title, sec.verdict, sec.summary);
+    }
+    compat_md(&mut s, r);
+    s
+}
+
+/// The kept findings that concern either release, as this run re-checked them.
+fn known_bugs_md(s: &mut String, r: &Report) {
     let _ = writeln!(s, "\n## Known etcd bugs\n");
     if r.known_bugs.is_empty() {
         let _ = writeln!(s, "No kept finding concerns either release.");
@@ -220,9 +230,10 @@ pub fn markdown(r: &Report) -> String {
             );
         }
     }
-    if let Some(sec) = r.sections().into_iter().find(|s| s.key == "catch-up") {
-        let _ = writeln!(s, "\n## {}\n\n{}: {}", sec.title, sec.verdict, sec.summary);
-    }
+}
+
+/// What changes between the two releases' flags, metrics and answers.
+fn compat_md(s: &mut String, r: &Report) {
     let _ = writeln!(
         s,
         "\n## Compatibility changes ({} → {})\n",
@@ -273,7 +284,6 @@ pub fn markdown(r: &Report) -> String {
             }
         }
     }
-    s
 }
 
 #[cfg(test)]
