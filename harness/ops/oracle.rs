@@ -32,104 +32,126 @@ pub async fn observe(
     let quorum = model.has_quorum();
     for i in cluster.live() {
         let m = cluster.member(i);
-        let learner = model.members.get(&m.name).is_some_and(|mm| mm.learner);
-        let mut o = MemberObservation {
-            learner,
-            ..MemberObservation::default()
-        };
-        match m.version().await {
-            Ok(v) => {
-                o.server = Some(v.server);
-                o.cluster = v.cluster;
-                o.raw_cluster = v.raw_cluster;
-            }
-            Err(e) => o.errors.push(e.to_string()),
-        }
-        if quorum {
-            let all = m
-                .rpc("range all keys", |mut c| async move {
-                    let opts = GetOptions::new().with_all_keys();
-                    let opts = if learner {
-                        opts.with_serializable()
-                    } else {
-                        opts
-                    };
-                    c.get("", Some(opts)).await
-                })
-                .await;
-            match all {
-                Ok(r) => {
-                    o.revision = r.header().map(|h| h.revision()).unwrap_or_default();
-                    let kvs: BTreeMap<String, String> = r
-                        .kvs()
-                        .iter()
-                        .map(|kv| {
-                            (
-                                String::from_utf8_lossy(kv.key()).into_owned(),
-                                String::from_utf8_lossy(kv.value()).into_owned(),
-                            )
-                        })
-                        .collect();
-                    o.unknown_keys = kvs
-                        .keys()
-                        .filter(|k| !model.data.contains_key(*k))
-                        .filter(|k| traffic_prefix.is_none_or(|p| !k.starts_with(p)))
-                        .filter(|k| !k.starts_with(super::lease::LEASE_PREFIX))
-                        .cloned()
-                        .collect();
-                    for key in model.data.keys() {
-                        if let Some(v2) = key.strip_prefix(V2_PREFIX) {
-                            if let Ok(v) = m.v2_get(v2).await {
-                                o.values.insert(key.clone(), v);
-                            }
-                        } else {
-                            o.values.insert(key.clone(), kvs.get(key).cloned());
-                        }
-                    }
-                }
-                Err(e) => o.errors.push(e.to_string()),
-            }
-        }
+        let o = observe_member(m, model, quorum, traffic_prefix).await;
         obs.members.insert(m.name.clone(), o);
     }
     if quorum {
-        obs.hash_revision = obs
-            .members
-            .values()
-            .map(|o| o.revision)
-            .filter(|r| *r > 0)
-            .min()
-            .unwrap_or(0);
-        let voters: Vec<usize> = cluster
-            .live()
-            .into_iter()
-            .filter(|&i| {
-                let name = &cluster.member(i).name;
-                obs.members.get(name).is_some_and(|o| !o.learner)
-            })
-            .collect();
-        if obs.hash_revision > 0 {
-            let (revision, answers) = hash_round(cluster, &voters, obs.hash_revision).await;
-            obs.hash_revision = revision;
-            for (name, answer) in answers {
-                let Some(o) = obs.members.get_mut(&name) else {
-                    continue;
-                };
-                match answer {
-                    Ok(h) => {
-                        o.hash = Some(h.hash);
-                        o.compact_revision = Some(h.compact_revision);
-                    }
-                    Err(HashRefusal::CompactedAt(c, why)) => {
-                        o.compact_revision = Some(c);
-                        o.errors.push(why);
-                    }
-                    Err(HashRefusal::Other(why)) => o.errors.push(why),
-                }
-            }
-        }
+        hash_voters(cluster, &mut obs).await;
     }
     obs
+}
+
+/// One live member: its versions and, with a quorum, every key it serves (a learner's
+/// serializably: it cannot serve a linearizable read) against the model's.
+async fn observe_member(
+    m: &Member,
+    model: &Model,
+    quorum: bool,
+    traffic_prefix: Option<&str>,
+) -> MemberObservation {
+    let learner = model.members.get(&m.name).is_some_and(|mm| mm.learner);
+    let mut o = MemberObservation {
+        learner,
+        ..MemberObservation::default()
+    };
+    match m.version().await {
+        Ok(v) => {
+            o.server = Some(v.server);
+            o.cluster = v.cluster;
+            o.raw_cluster = v.raw_cluster;
+        }
+        Err(e) => o.errors.push(e.to_string()),
+    }
+    if !quorum {
+        return o;
+    }
+    let all = m
+        .rpc("range all keys", |mut c| async move {
+            let opts = GetOptions::new().with_all_keys();
+            let opts = if learner {
+                opts.with_serializable()
+            } else {
+                opts
+            };
+            c.get("", Some(opts)).await
+        })
+        .await;
+    let r = match all {
+        Ok(r) => r,
+        Err(e) => {
+            o.errors.push(e.to_string());
+            return o;
+        }
+    };
+    o.revision = r.header().map(|h| h.revision()).unwrap_or_default();
+    let kvs: BTreeMap<String, String> = r
+        .kvs()
+        .iter()
+        .map(|kv| {
+            (
+                String::from_utf8_lossy(kv.key()).into_owned(),
+                String::from_utf8_lossy(kv.value()).into_owned(),
+            )
+        })
+        .collect();
+    o.unknown_keys = kvs
+        .keys()
+        .filter(|k| !model.data.contains_key(*k))
+        .filter(|k| traffic_prefix.is_none_or(|p| !k.starts_with(p)))
+        .filter(|k| !k.starts_with(super::lease::LEASE_PREFIX))
+        .cloned()
+        .collect();
+    for key in model.data.keys() {
+        if let Some(v2) = key.strip_prefix(V2_PREFIX) {
+            if let Ok(v) = m.v2_get(v2).await {
+                o.values.insert(key.clone(), v);
+            }
+        } else {
+            o.values.insert(key.clone(), kvs.get(key).cloned());
+        }
+    }
+    o
+}
+
+/// HashKV of every live voter at the lowest revision any member served (learners are not
+/// asked), with each member's compact revision, into `obs`.
+async fn hash_voters(cluster: &Cluster, obs: &mut Observation) {
+    obs.hash_revision = obs
+        .members
+        .values()
+        .map(|o| o.revision)
+        .filter(|r| *r > 0)
+        .min()
+        .unwrap_or(0);
+    let voters: Vec<usize> = cluster
+        .live()
+        .into_iter()
+        .filter(|&i| {
+            let name = &cluster.member(i).name;
+            obs.members.get(name).is_some_and(|o| !o.learner)
+        })
+        .collect();
+    if obs.hash_revision == 0 {
+        return;
+    }
+    let (revision, answers) = hash_round(cluster, &voters, obs.hash_revision).await;
+    obs.hash_revision = revision;
+    for (name, answer) in answers {
+        let Some(o) = obs.members.get_mut(&name) else {
+            continue;
+        };
+        match answer {
+            Ok(h) => {
+                o.hash = Some(h.hash);
+                o.compact_revision = Some(h.compact_revision);
+            }
+            Err(HashRefusal::CompactedAt(c, why)) => {
+                o.compact_revision = Some(c);
+                o.errors.push(why);
+            }
+            Err(HashRefusal::Other(why)) => o.errors.push(why),
+        }
+    }
 }
 
 /// Rounds of HashKV on `members` close together, from `revision` on; returns the revision
