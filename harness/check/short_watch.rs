@@ -26,13 +26,14 @@ pub fn check(log: &WatchLog) -> Vec<String> {
     for (i, w) in log.short.iter().enumerate() {
         let say = |what: String| {
             format!(
-                "short watch {i} ({} from revision {} on {}, {:?}{}{}): {what}",
+                "short watch {i} ({} from revision {} on {}, {:?}{}{}{}): {what}",
                 if w.prefix { "prefix" } else { "key" },
                 w.start_revision,
                 w.member,
                 w.filter,
                 if w.prev_kv { ", prev_kv" } else { "" },
                 if w.resumed { ", resumed" } else { "" },
+                if w.held { ", held" } else { "" },
             )
         };
         let name = || format!("{:?}", w.key);
@@ -176,6 +177,7 @@ mod tests {
             filter: WatchFilter::None,
             prev_kv: false,
             resumed: false,
+            held: false,
             events,
             compacted: None,
             prev_probes: vec![],

@@ -132,6 +132,10 @@ pub struct ShortWatch {
     pub prev_kv: bool,
     /// Resumed where the previous short watch (same key, filter and options) stood.
     pub resumed: bool,
+    /// Held open on its member from far beyond the head (`traffic::short_watch::held_loop`),
+    /// across whatever the case does to the member meanwhile, instead of cancelled soon.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
     /// What it was sent, in order.
     pub events: Vec<WatchEvent>,
     /// Cancelled by etcd as compacted: the compact revision it named.

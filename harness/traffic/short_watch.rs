@@ -123,6 +123,113 @@ pub(super) async fn short_loop(
     done
 }
 
+/// How far beyond the head a held watch starts, dealt from a deck: past what a member held
+/// off falls behind before it returns (a cut-off or a pause lasts until the others committed
+/// up to snapshot count + 5000 catch-up entries + 100, 5110 with snapshot count 10), so that
+/// such a watch is still in the future when its member applies the leader's snapshot.
+const HELD_AHEAD: [i64; 3] = [1_000, 3_000, 8_000];
+
+/// A held watch is cancelled once it has been sent this many revisions from its start (its
+/// start was judged), or after [`HELD_AT_MOST`].
+const HELD_PAST_START: i64 = 100;
+const HELD_AT_MOST: Duration = Duration::from_secs(30);
+
+/// One watch at a time on `member`, over the whole prefix from far beyond the head
+/// ([`HELD_AHEAD`]), held open until it has been sent [`HELD_PAST_START`] revisions from its
+/// start, the case stops, or its stream ends. Where etcd's watch bugs live: a member that
+/// applies the leader's snapshot moves every watcher to its unsynced group, and etcd before
+/// 3.5.22 / 3.4.38 then lowered a future watcher's start to its store's head, sending events
+/// from before it (etcd-io/etcd#20221). A short watch, cancelled within a second and asking
+/// for a leader, is rarely open there; this one asks for none, as a plain client does, so a
+/// member cut off from its leader keeps it open. Judged as a short watch.
+pub(super) async fn held_loop(
+    endpoints: Endpoints,
+    prefix: String,
+    shared: Arc<Shared>,
+    started: Instant,
+    member: String,
+) -> Vec<ShortWatch> {
+    let (stop, head) = (&shared.stop, &shared.reached);
+    let mut rng = StdRng::seed_from_u64(member.bytes().chain(prefix.bytes()).map(u64::from).sum());
+    let mut ahead = Deck::of(&HELD_AHEAD);
+    let mut done = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        let picked = endpoints
+            .read()
+            .unwrap()
+            .iter()
+            .find(|e| e.member == member)
+            .cloned();
+        let now = head.load(Ordering::SeqCst);
+        let (Some(ep), true) = (picked, now > 0) else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let Some(mut c) = connect(&ep, None, false).await else {
+            tokio::time::sleep(RETRY_PAUSE).await;
+            continue;
+        };
+        let mut w = ShortWatch {
+            member: member.clone(),
+            key: prefix.clone(),
+            prefix: true,
+            start_revision: now + ahead.deal(&mut rng),
+            head: now,
+            filter: WatchFilter::None,
+            prev_kv: false,
+            resumed: false,
+            held: true,
+            events: Vec::new(),
+            compacted: None,
+            prev_probes: Vec::new(),
+        };
+        let opts = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(w.start_revision);
+        let Ok(Ok(mut stream)) =
+            tokio::time::timeout(Duration::from_secs(3), c.watch(prefix.as_str(), Some(opts)))
+                .await
+        else {
+            tokio::time::sleep(RETRY_PAUSE).await;
+            continue;
+        };
+        let until = tokio::time::Instant::now() + HELD_AT_MOST;
+        let mut watch_id = None;
+        let enough = |w: &ShortWatch| {
+            w.events.len() >= MAX_EVENTS
+                || w.events
+                    .last()
+                    .is_some_and(|e| e.revision >= w.start_revision + HELD_PAST_START)
+        };
+        while !stop.load(Ordering::SeqCst) && !enough(&w) && tokio::time::Instant::now() < until {
+            // In slices, so that a stop is seen within 100 ms on a quiet stream.
+            let slice = tokio::time::Instant::now() + Duration::from_millis(100);
+            let msg = match tokio::time::timeout_at(slice.min(until), stream.message()).await {
+                Err(_) => continue,
+                Ok(Ok(Some(msg))) => msg,
+                Ok(_) => break,
+            };
+            if msg.created() {
+                watch_id = Some(msg.watch_id());
+            }
+            if msg.canceled() {
+                w.compacted = (msg.compact_revision() > 0).then_some(msg.compact_revision());
+                break;
+            }
+            w.events.extend(
+                msg.events()
+                    .iter()
+                    .filter_map(|ev| recorded(&ep.member, ev, started)),
+            );
+        }
+        if let Some(id) = watch_id {
+            let _ = tokio::time::timeout(Duration::from_secs(1), stream.cancel(id)).await;
+        }
+        done.push(w);
+    }
+    done
+}
+
 /// One choice of a fresh short watch's: its cards are dealt in a shuffled order and shuffled
 /// again once all are dealt, so every kind comes up once per round.
 struct Deck<T: Copy> {
@@ -239,6 +346,7 @@ fn draw(
         filter: decks.filter.deal(rng),
         prev_kv: decks.prev_kv.deal(rng),
         resumed: false,
+        held: false,
         events: Vec::new(),
         compacted: None,
         prev_probes: Vec::new(),

@@ -23,6 +23,8 @@ pub struct Watcher {
     /// Taken by [`Watcher::stop_at`]; a watcher dropped without it stops its tasks in `drop`.
     task: Option<tokio::task::JoinHandle<WatchLog>>,
     short: Option<tokio::task::JoinHandle<Vec<ShortWatch>>>,
+    /// One held watch loop per member there at the start ([`short_watch::held_loop`]).
+    held: Vec<tokio::task::JoinHandle<Vec<ShortWatch>>>,
     /// One collector per member there at the start, each pinned to its member.
     collectors: Vec<Collector>,
     /// Where the members are now: a collector left behind is asked about its member's own
@@ -103,13 +105,7 @@ impl Watcher {
         let task = tokio::spawn(async move {
             watch_loop(e, p, &s, started, (request_progress, from, None)).await
         });
-        let members: Vec<String> = endpoints
-            .read()
-            .unwrap()
-            .iter()
-            .map(|ep| ep.member.clone())
-            .collect();
-        let collectors = members
+        let collectors = members_now(&endpoints)
             .into_iter()
             .map(|member| {
                 let own = Arc::new(Shared::default());
@@ -135,6 +131,13 @@ impl Watcher {
                 }
             })
             .collect();
+        let held = members_now(&endpoints)
+            .into_iter()
+            .map(|member| {
+                let (e, p, s) = (endpoints.clone(), prefix.clone(), shared.clone());
+                tokio::spawn(short_watch::held_loop(e, p, s, started, member))
+            })
+            .collect();
         let short = tokio::spawn(short_watch::short_loop(
             endpoints.clone(),
             prefix.clone(),
@@ -145,6 +148,7 @@ impl Watcher {
             shared,
             task: Some(task),
             short: Some(short),
+            held,
             collectors,
             endpoints,
             prefix,
@@ -195,6 +199,10 @@ impl Watcher {
                 .await
                 .map_err(|e| format!("the short watches failed: {e}"))?;
         }
+        for h in std::mem::take(&mut self.held) {
+            let held = h.await.map_err(|e| format!("a held watch failed: {e}"))?;
+            log.short.extend(held);
+        }
         for (c, stalled) in std::mem::take(&mut self.collectors).into_iter().zip(stalls) {
             let mut m = c
                 .task
@@ -208,6 +216,12 @@ impl Watcher {
         }
         Ok(log)
     }
+}
+
+/// The members the endpoints name now.
+fn members_now(endpoints: &Endpoints) -> Vec<String> {
+    let eps = endpoints.read().unwrap();
+    eps.iter().map(|ep| ep.member.clone()).collect()
 }
 
 impl Watcher {
