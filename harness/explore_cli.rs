@@ -59,6 +59,10 @@ pub struct ExploreArgs {
     /// configuration: to explore a release past a kept finding one profile reaches.
     #[arg(long)]
     profile: Option<etcd_skew::traffic::Profile>,
+    /// Hold no watch from far beyond the head: to explore a release before 3.5.22 past
+    /// etcd#20221, which held watches reach whenever a member restores a snapshot.
+    #[arg(long)]
+    no_held_watches: bool,
     /// Where replay files go.
     #[arg(long, default_value = "explore-out")]
     out: PathBuf,
@@ -84,6 +88,7 @@ pub fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
         campaign,
         without,
         profile,
+        no_held_watches,
         out,
         shard,
     } = args;
@@ -115,6 +120,7 @@ pub fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
                 clients,
                 rate,
                 keys: 16,
+                held_watches: !no_held_watches,
             },
             cases,
             seed,

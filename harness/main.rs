@@ -343,7 +343,7 @@ fn traffic_cmd(
             endpoints.clone(),
             cfg.prefix.clone(),
             started,
-            cfg.profile.requests_progress(),
+            (cfg.profile.requests_progress(), true),
         );
         let profile = cfg.profile;
         let traffic = Traffic::start(endpoints, cfg, started);

@@ -171,7 +171,12 @@ fn a_watch_started_after_the_last_write_has_reached_it() {
         let endpoints = std::sync::Arc::new(std::sync::RwLock::new(vec![
             etcd_skew::traffic::Endpoint::of(m),
         ]));
-        let w = Watcher::start(endpoints, "w/".into(), std::time::Instant::now(), false);
+        let w = Watcher::start(
+            endpoints,
+            "w/".into(),
+            std::time::Instant::now(),
+            (false, false),
+        );
         // stop_at polls (for at most 10 s) until the watch has reached the revision.
         let log = w
             .stop_at(revision)
@@ -206,7 +211,7 @@ fn a_collector_whose_stream_stands_still_is_flagged_as_stalled() {
             ..Endpoint::of(&m[0])
         });
         let endpoints = std::sync::Arc::new(std::sync::RwLock::new(eps));
-        let w = Watcher::start(endpoints, "s/".into(), Instant::now(), false);
+        let w = Watcher::start(endpoints, "s/".into(), Instant::now(), (false, false));
         let deadline = Instant::now() + Duration::from_secs(10);
         while w.start_revision() == 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -271,7 +276,7 @@ fn an_event_whose_previous_revision_is_compacted_is_probed_and_explained() {
             endpoints,
             "p/".into(),
             std::time::Instant::now(),
-            false,
+            (false, false),
             second,
         );
         let third = m.put("p/a", "3").await.unwrap();
@@ -453,7 +458,7 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
                 endpoints.clone(),
                 prefix.into(),
                 started,
-                profile.requests_progress(),
+                (profile.requests_progress(), true),
             );
             // The watch knows where it starts before the first write, so it covers every
             // revision (within 10 s).

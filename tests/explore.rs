@@ -118,6 +118,7 @@ fn config_without(
             clients: 8,
             rate: 1000,
             keys: 8,
+            held_watches: held_watches(older, newer),
         },
         cases: env_or("ETCD_SKEW_EXPLORE_CASES", 1) as u32,
         seed,
@@ -141,6 +142,17 @@ fn config_without(
 /// auth turned on (3.5.0's /health, etcd#13144). A smoke case of a pair with those releases
 /// leaves them out, or it would pass or fail by etcd's luck.
 const KNOWN_ON_3_5_0_AND_3_5_1: &[&str] = &["kill-during-defrag", "auth-toggle"];
+
+/// Pinned releases before 3.5.22, where a member that restores a snapshot sends a watch from a
+/// future revision old events (etcd#20221, kept in `findings/` and re-checked by
+/// `tests/findings.rs`): a held watch meets that in any case that sends a member a snapshot,
+/// so a smoke case with one of them holds none, or it would pass or fail by etcd's luck.
+const BEFORE_20221_FIX: &[&str] = &["3.3.25", "3.4.23", "3.5.0", "3.5.1", "3.5.16"];
+
+/// Does a case of `older` → `newer` hold watches ([`CaseSetup::held_watches`])?
+fn held_watches(older: &str, newer: &str) -> bool {
+    ![older, newer].iter().any(|r| BEFORE_20221_FIX.contains(r))
+}
 
 fn explore_pair(test: &str, older: &str, newer: &str, seed: u64) {
     let early_3_5 = [older, newer]
@@ -282,6 +294,7 @@ fn fixed_case(
             clients: 8,
             rate: 1000,
             keys: 8,
+            held_watches: held_watches(older, newer),
         },
         config,
         inject_faults: false,

@@ -227,7 +227,7 @@ fn progress_ahead_of_a_catching_up_watch(release: &str) -> Vec<String> {
             head >= 3000,
             "{release}: the store reached revision {head} only"
         );
-        let w = Watcher::start_at(endpoints, "p/".into(), started, true, 1);
+        let w = Watcher::start_at(endpoints, "p/".into(), started, (true, false), 1);
         // Until a requested notification came (a fixed release sends it once the watch has
         // caught up), within 10 s.
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -323,7 +323,7 @@ fn watch_from_a_compacted_delete(release: &str) -> Vec<String> {
         .await
         .unwrap();
         let endpoints = std::sync::Arc::new(std::sync::RwLock::new(vec![Endpoint::of(m)]));
-        let w = Watcher::start_at(endpoints, "d/".into(), started, false, deleted_at);
+        let w = Watcher::start_at(endpoints, "d/".into(), started, (false, false), deleted_at);
         let log = w.stop_at(again).await.unwrap();
         watch::check(&log, &history)
     })
@@ -350,4 +350,141 @@ fn a_delete_compacted_at_its_own_revision_is_not_watched_before_3_5_16() {
         let v = watch_from_a_compacted_delete(release);
         assert_eq!(v, Vec::<String>::new(), "{release}, where etcd fixed it");
     }
+}
+
+/// etcd-io/etcd#20221 (also #19487, "Watch response revision can be lower than the required
+/// starting revision"): a watch from a future revision on a member that then applies the
+/// leader's snapshot gets events from before its start. Restore moves every synced watcher to
+/// the unsynced group, and the next sync set each one's next revision to the store's current
+/// one plus one, lowering a future watcher's; fixed by keeping the higher of the two
+/// ("Avoid lowering revision of watchers in the future after restore": 3.5.22 #20290, 3.4.38
+/// #20291, 3.6.3 #20281). Here: member `m` cut off from its peers while the leader writes past
+/// its retained log, a watch opened on `m` from 50 revisions beyond the head, the cut repaired
+/// (`m` saves and applies the leader's database snapshot), then 100 more writes that cross the
+/// start. Returns the revisions below the start the watch delivered, and how many of the
+/// writes from the start on it delivered.
+fn future_watch_across_a_snapshot_restore(release: &str) -> (Vec<i64>, usize) {
+    use etcd_client::WatchOptions;
+    use etcd_skew::cluster::ClusterBuilder;
+    use etcd_skew::release::facts;
+    use std::time::{Duration, Instant};
+    let r = common::releases(&[release]);
+    // Writes past the leader's retained log: snapshot count + catch-up entries + a margin
+    // (catch-up entries are 5000 where the release has no flag for them).
+    let (flags, behind) = if facts::has_snapshot_catchup_entries(&r[0].version) {
+        let f = vec![
+            "--snapshot-count=10".to_string(),
+            "--experimental-snapshot-catchup-entries=10".to_string(),
+        ];
+        (f, 200)
+    } else {
+        (vec!["--snapshot-count=10".to_string()], 5200)
+    };
+    common::runtime().block_on(async {
+        let cluster = ClusterBuilder::new(vec![r[0].clone(); 3])
+            .peer_proxies(true)
+            .flags(&flags)
+            .start()
+            .await
+            .unwrap();
+        let leader = cluster.leader(Duration::from_secs(15)).await.unwrap();
+        let cut = (leader + 1) % 3;
+        let writer = cluster.member(leader).client().await.unwrap();
+        let put = |n: usize| {
+            let key = format!("w/{}", n % 16);
+            let mut c = writer.clone();
+            async move {
+                let r =
+                    tokio::time::timeout(Duration::from_secs(5), c.put(key, n.to_string(), None));
+                r.await
+                    .expect("a put answered within 5 s")
+                    .expect("a put acknowledged")
+            }
+        };
+        cluster.partition(cut).unwrap();
+        let mut head = 0;
+        for n in 0..behind {
+            head = put(n).await.header().unwrap().revision();
+        }
+        let start = head + 50;
+        let m = cluster.member(cut);
+        let mut client = m.client().await.unwrap();
+        let opts = WatchOptions::new().with_prefix().with_start_revision(start);
+        let mut stream =
+            tokio::time::timeout(Duration::from_secs(5), client.watch("w/", Some(opts)))
+                .await
+                .expect("the watch created within 5 s")
+                .unwrap();
+        cluster.repair();
+        // Until the cut-off member has applied the leader's snapshot (bounded: 60 s).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !m
+            .log_since_start()
+            .contains("received and saved database snapshot")
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            m.log_since_start()
+                .contains("received and saved database snapshot"),
+            "{release}: {} did not catch up from the leader's snapshot",
+            m.name
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while m.status().await.map_or(0, |s| s.revision) < head && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut last = head;
+        for n in 0..100 {
+            last = put(behind + n).await.header().unwrap().revision();
+        }
+        drop(writer);
+        let (mut below, mut from_start) = (Vec::new(), 0);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut reached = 0;
+        while reached < last {
+            let Ok(next) = tokio::time::timeout_at(deadline, stream.message()).await else {
+                break;
+            };
+            let Some(resp) = next.expect("the watch stream stays open") else {
+                break;
+            };
+            for ev in resp.events() {
+                let rev = ev.kv().map_or(0, |kv| kv.mod_revision());
+                reached = reached.max(rev);
+                if rev < start {
+                    below.push(rev);
+                } else {
+                    from_start += 1;
+                }
+            }
+        }
+        assert_eq!(
+            reached, last,
+            "{release}: the watch from {start} never delivered the last write ({last})"
+        );
+        (below, from_start)
+    })
+}
+
+/// Deterministic on every affected release: each run shows it.
+#[test]
+fn a_future_watch_gets_old_events_after_a_snapshot_restore_before_3_5_22() {
+    for release in ["3.3.25", "3.4.23", "3.5.0", "3.5.1", "3.5.16"] {
+        let t = std::time::Instant::now();
+        let (below, from_start) = future_watch_across_a_snapshot_restore(release);
+        println!(
+            "{release}: {} events below the start, {from_start} from it ({:.1?})",
+            below.len(),
+            t.elapsed()
+        );
+        assert!(
+            !below.is_empty(),
+            "{release}: the finding no longer reproduces ({from_start} events, none below the start)"
+        );
+    }
+    let (below, from_start) = future_watch_across_a_snapshot_restore("3.5.30");
+    assert_eq!(below, Vec::<i64>::new(), "3.5.30, where etcd fixed it");
+    assert_eq!(from_start, 51, "3.5.30: every write from the start on");
 }

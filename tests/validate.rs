@@ -120,6 +120,9 @@ fn an_injected_failure_is_reported_with_evidence_and_exits_1() {
             "1",
             "--rate-runs",
             "0",
+            // Held watches find etcd#20221 on 3.5.16 (findings/): this exploration is to find
+            // the injected corruption, not etcd's luck.
+            "--no-held-watches",
         ],
         &out,
     );

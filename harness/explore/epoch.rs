@@ -81,7 +81,7 @@ impl Epoch {
                 endpoints.clone(),
                 prefix.clone(),
                 started,
-                profile.requests_progress(),
+                (profile.requests_progress(), setup.held_watches),
             ),
             leases: LeaseClient::start(
                 endpoints.clone(),

@@ -413,6 +413,7 @@ mod tests {
                 clients: 1,
                 rate: 0,
                 keys: 1,
+                held_watches: false,
             },
             // Enough that every seed draws a biting case (a corruption step, then the coin).
             cases: 256,

@@ -15,6 +15,12 @@ pub struct CaseSetup {
     /// Requests per second over all clients (0: unlimited).
     pub rate: u32,
     pub keys: usize,
+    /// Hold one watch per member from far beyond the head across the case's faults
+    /// (`traffic::short_watch::held_loop`). Off in replay files written before held watches
+    /// (they ran without them). A smoke case of a release before 3.5.22 leaves them out: a
+    /// member that restores a snapshot sends them old events (etcd#20221, kept in `findings/`).
+    #[serde(default)]
+    pub held_watches: bool,
 }
 
 /// Why a release list cannot be explored.

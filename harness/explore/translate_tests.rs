@@ -23,6 +23,7 @@ fn setup() -> CaseSetup {
         clients: 1,
         rate: 0,
         keys: 1,
+        held_watches: false,
     }
 }
 

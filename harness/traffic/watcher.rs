@@ -23,7 +23,8 @@ pub struct Watcher {
     /// Taken by [`Watcher::stop_at`]; a watcher dropped without it stops its tasks in `drop`.
     task: Option<tokio::task::JoinHandle<WatchLog>>,
     short: Option<tokio::task::JoinHandle<Vec<ShortWatch>>>,
-    /// One held watch loop per member there at the start ([`short_watch::held_loop`]).
+    /// One held watch loop per member there at the start ([`short_watch::held_loop`]), when
+    /// asked for.
     held: Vec<tokio::task::JoinHandle<Vec<ShortWatch>>>,
     /// One collector per member there at the start, each pinned to its member.
     collectors: Vec<Collector>,
@@ -75,14 +76,15 @@ pub(super) struct Shared {
 
 impl Watcher {
     /// Watches `prefix` from the present; `request_progress`: ask for a progress notification
-    /// every [`PROGRESS_EVERY`] as well.
+    /// every [`PROGRESS_EVERY`] as well; `held`: hold a watch from far beyond the head on every
+    /// member ([`short_watch::held_loop`]).
     pub fn start(
         endpoints: Endpoints,
         prefix: String,
         started: Instant,
-        request_progress: bool,
+        (request_progress, held): (bool, bool),
     ) -> Watcher {
-        Watcher::start_at(endpoints, prefix, started, request_progress, 0)
+        Watcher::start_at(endpoints, prefix, started, (request_progress, held), 0)
     }
 
     /// Watches `prefix` from revision `from` (0: the present). A watch that starts behind the
@@ -97,7 +99,7 @@ impl Watcher {
         endpoints: Endpoints,
         prefix: String,
         started: Instant,
-        request_progress: bool,
+        (request_progress, held): (bool, bool),
         from: i64,
     ) -> Watcher {
         let shared = Arc::new(Shared::default());
@@ -133,6 +135,7 @@ impl Watcher {
             .collect();
         let held = members_now(&endpoints)
             .into_iter()
+            .filter(|_| held)
             .map(|member| {
                 let (e, p, s) = (endpoints.clone(), prefix.clone(), shared.clone());
                 tokio::spawn(short_watch::held_loop(e, p, s, started, member))

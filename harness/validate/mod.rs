@@ -42,6 +42,8 @@ pub struct ValidateConfig {
     pub shard: Option<Shard>,
     /// Draw on-disk corruption in explorations: a failure the checks must catch (self-test).
     pub inject_faults: bool,
+    /// Explorations hold watches from far beyond the head ([`crate::explore::CaseSetup`]).
+    pub held_watches: bool,
     /// Shrink tries and fail-rate re-runs of an exploration's failure.
     pub tries: u32,
     pub rate_runs: u32,

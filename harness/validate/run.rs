@@ -346,6 +346,7 @@ fn explore_config(cfg: &ValidateConfig, older: &str, newer: &str, time: Duration
             clients: 16,
             rate: 0,
             keys: 16,
+            held_watches: cfg.held_watches,
         },
         cases: 10_000,
         seed: cfg.seed,
