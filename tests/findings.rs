@@ -468,9 +468,17 @@ fn future_watch_across_a_snapshot_restore(release: &str) -> (Vec<i64>, usize) {
     })
 }
 
-/// Deterministic on every affected release: each run shows it.
+/// Deterministic on every affected release: each run shows it (3 of 3 on each). The drawn
+/// case that found it (`findings/future-watch-gets-old-events-after-snapshot-restore-3.5.16.json`,
+/// exploration's held watches) bites one run in four or so, too rarely for `cargo test`.
 #[test]
 fn a_future_watch_gets_old_events_after_a_snapshot_restore_before_3_5_22() {
+    let replay = triaged(
+        "findings/future-watch-gets-old-events-after-snapshot-restore-3.5.16.json",
+        "3.5.16",
+        "3.5.30",
+    );
+    assert!(replay.setup.held_watches, "found by a held watch");
     for release in ["3.3.25", "3.4.23", "3.5.0", "3.5.1", "3.5.16"] {
         let t = std::time::Instant::now();
         let (below, from_start) = future_watch_across_a_snapshot_restore(release);
