@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::check::linearizable;
-use crate::history::{Compare, TxnOp, WatchEvent};
+use crate::history::{Compare, CompareTarget, Listed, ReadKv, ReadRefusal, TxnOp, WatchEvent};
 
 mod ranges;
 mod returned;
@@ -324,15 +324,7 @@ fn the_watch_must_agree_with_the_acknowledged_writes() {
             ev(2, (0, 10), put("a", "2"), Outcome::ok(3)),
         ],
     };
-    let watched = |value: &str, revision| WatchEvent {
-        member: "m1".into(),
-        revision,
-        key: "a".into(),
-        value: Some(value.into()),
-        at_us: 0,
-        created: false,
-        prev: None,
-    };
+    let watched = |value: &str, revision| WatchEvent::at("m1", "a", Some(value), revision);
     let good = WatchLog {
         events: vec![watched("1", 2), watched("2", 3)],
         start_revision: 2,
@@ -377,24 +369,8 @@ fn an_unknown_delete_leaves_a_read_undecided_only_outside_the_watch() {
     // The watch covered revisions 2..=3 and showed no delete: the read is wrong.
     let covered = WatchLog {
         events: vec![
-            WatchEvent {
-                member: "m1".into(),
-                revision: 2,
-                key: "a".into(),
-                value: Some("1".into()),
-                at_us: 0,
-                created: false,
-                prev: None,
-            },
-            WatchEvent {
-                member: "m1".into(),
-                revision: 3,
-                key: "other".into(),
-                value: Some("x".into()),
-                at_us: 0,
-                created: false,
-                prev: None,
-            },
+            WatchEvent::at("m1", "a", Some("1"), 2),
+            WatchEvent::at("m1", "other", Some("x"), 3),
         ],
         start_revision: 2,
         ..WatchLog::default()
