@@ -111,15 +111,7 @@ mod tests {
     }
 
     fn watched(value: &str, revision: i64) -> WatchEvent {
-        WatchEvent {
-            member: "m1".into(),
-            revision,
-            key: "k".into(),
-            value: Some(value.into()),
-            at_us: 0,
-            created: false,
-            prev: None,
-        }
+        WatchEvent::at("m1", "k", Some(value), revision)
     }
 
     fn history() -> History {

@@ -66,8 +66,9 @@ pub fn check(log: &WatchLog) -> Vec<String> {
                 _ => {}
             }
         }
-        // Reliable: everything the watcher saw that it selects, from its start to below its
-        // last event (the last revision's events may be split across responses).
+        // Reliable: everything the watcher saw that it selects, from its start to its last
+        // event (responses are recorded whole, and a revision is never split over two: the
+        // atomic check).
         let Some(upto) = w.events.last().map(|e| e.revision) else {
             continue;
         };
@@ -78,7 +79,7 @@ pub fn check(log: &WatchLog) -> Vec<String> {
             .collect();
         let missed = log.events.iter().find(|m| {
             m.revision >= w.start_revision
-                && m.revision < upto
+                && m.revision <= upto
                 && covered(m.revision)
                 && w.selects(&m.key)
                 && w.filter.passes(m.value.as_deref())
@@ -113,6 +114,7 @@ fn own(w: &ShortWatch) -> Vec<String> {
             p[1].revision, p[1].key, p[0].revision, p[0].key
         ));
     }
+    out.extend(super::watch::atomic(&w.events));
     if let Some(e) = w.events.iter().find(|e| !w.selects(&e.key)) {
         out.push(format!("sent {}, which it does not watch", e.key));
     }

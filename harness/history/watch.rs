@@ -19,6 +19,10 @@ pub struct WatchEvent {
     /// previous revision already compacted).
     #[serde(default)]
     pub prev: Option<PrevKv>,
+    /// The first event of the watch response it came in (atomic: a revision's events are never
+    /// split over two responses). Absent in logs written before it was recorded: no boundary.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub opens_response: bool,
 }
 
 #[cfg(test)]
@@ -33,6 +37,7 @@ impl WatchEvent {
             at_us: 0,
             created: false,
             prev: None,
+            opens_response: false,
         }
     }
 }
@@ -69,8 +74,8 @@ pub struct WatchLog {
     /// against this log, which saw every event of the prefix.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub short: Vec<ShortWatch>,
-    /// One collector per member, each pinned to its member from the same start revision:
-    /// every member's own watch stream, judged as this one is.
+    /// One collector per member, each pinned to its member from revision 1: every member's
+    /// own watch stream, judged as this one is.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<WatchLog>,
     /// Set when the watch's stream stood still while its member already had the store's last

@@ -105,11 +105,7 @@ pub(super) async fn short_loop(
                 w.compacted = (msg.compact_revision() > 0).then_some(msg.compact_revision());
                 break;
             }
-            w.events.extend(
-                msg.events()
-                    .iter()
-                    .filter_map(|ev| recorded(&ep.member, ev, started)),
-            );
+            w.events.extend(recorded(&ep.member, &msg, started));
         }
         if let Some(id) = watch_id {
             // Cancelled as a client does; the stream is dropped after it either way.
@@ -216,14 +212,13 @@ pub(super) async fn held_loop(
                 w.compacted = (msg.compact_revision() > 0).then_some(msg.compact_revision());
                 break;
             }
-            w.events.extend(
-                msg.events()
-                    .iter()
-                    .filter_map(|ev| recorded(&ep.member, ev, started)),
-            );
+            w.events.extend(recorded(&ep.member, &msg, started));
         }
         if let Some(id) = watch_id {
             let _ = tokio::time::timeout(Duration::from_secs(1), stream.cancel(id)).await;
+        }
+        if w.events.iter().any(|e| e.revision >= w.start_revision) {
+            shared.held_past_start.fetch_add(1, Ordering::SeqCst);
         }
         done.push(w);
     }

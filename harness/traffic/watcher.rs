@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etcd_client::{Client, Event, EventType, GetOptions, WatchOptions};
+use etcd_client::{Client, Event, EventType, GetOptions, WatchOptions, WatchResponse};
 
 use super::clients::{connect, Endpoints, RETRY_PAUSE};
 use super::short_watch;
@@ -66,7 +66,9 @@ pub(super) struct Shared {
     pub(super) reached: AtomicI64,
     /// Progress notifications received so far.
     notified: AtomicUsize,
-    /// The revision the watch started at, once known (0 before): where the collectors start.
+    /// Held watches sent events past their start so far ([`short_watch::held_loop`]).
+    pub(super) held_past_start: AtomicUsize,
+    /// The revision the watch started at, once known (0 before).
     start: AtomicI64,
     /// Watch streams opened so far, and whether one is open now: a stall is one stream
     /// standing still, not a watch between members.
@@ -93,8 +95,11 @@ impl Watcher {
     ///
     /// Beside the watch that moves between members: short-lived watches
     /// ([`short_watch`]), and one collector per member present now, pinned to it (resumed on
-    /// it when it comes back) from the same start revision, so that every member's own watch
-    /// stream is judged, not only the one the moving watch happens to be on.
+    /// it when it comes back), so that every member's own watch stream is judged, not only the
+    /// one the moving watch happens to be on. A collector starts from revision 1, as etcd's
+    /// robustness suite collects its watch events: each member first walks its whole retained
+    /// history as an unsynced watcher (or is cancelled as compacted and resumes at the compact
+    /// revision), the paths where etcd#15220 and etcd#18089 lived.
     pub fn start_at(
         endpoints: Endpoints,
         prefix: String,
@@ -111,20 +116,14 @@ impl Watcher {
             .into_iter()
             .map(|member| {
                 let own = Arc::new(Shared::default());
-                let (o, main, p, e, m) = (
+                let (o, p, e, m) = (
                     own.clone(),
-                    shared.clone(),
                     prefix.clone(),
                     endpoints.clone(),
                     member.clone(),
                 );
                 let task = tokio::spawn(async move {
-                    // From where the moving watch starts, once it knows.
-                    while main.start.load(Ordering::SeqCst) == 0 && !o.stop.load(Ordering::SeqCst) {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    let from = main.start.load(Ordering::SeqCst);
-                    watch_loop(e, p, &o, started, (request_progress, from, Some(&m))).await
+                    watch_loop(e, p, &o, started, (request_progress, 1, Some(&m))).await
                 });
                 Collector {
                     member,
@@ -169,6 +168,12 @@ impl Watcher {
             .iter()
             .map(|c| (c.member.clone(), c.shared.reached.load(Ordering::SeqCst)))
             .collect()
+    }
+
+    /// Held watches sent events past their start so far: what a test waits for (the store
+    /// must first move 1,000 to 8,000 revisions past where each started).
+    pub fn held_past_start(&self) -> usize {
+        self.shared.held_past_start.load(Ordering::SeqCst)
     }
 
     /// Progress notifications received so far.
@@ -480,11 +485,7 @@ impl Stream<'_> {
                 // and show as out of order rather than as missing.
                 continue;
             }
-            for e in msg
-                .events()
-                .iter()
-                .filter_map(|ev| recorded(self.member, ev, self.started))
-            {
+            for e in recorded(self.member, &msg, self.started) {
                 *next = (*next).max(e.revision + 1);
                 self.shared.reached.fetch_max(e.revision, Ordering::SeqCst);
                 log.events.push(e);
@@ -540,8 +541,26 @@ pub(super) async fn probe_prev(
     out
 }
 
-/// A watch event as recorded (`None` for an event without a key-value).
-pub(super) fn recorded(member: &str, ev: &Event, started: Instant) -> Option<WatchEvent> {
+/// A watch response's events as recorded, the first marked as opening the response: etcd
+/// promises a revision's events are never split over two responses (atomic), and only the
+/// boundaries tell.
+pub(super) fn recorded<'a>(
+    member: &'a str,
+    msg: &'a WatchResponse,
+    started: Instant,
+) -> impl Iterator<Item = WatchEvent> + 'a {
+    msg.events()
+        .iter()
+        .filter_map(move |ev| recorded_event(member, ev, started))
+        .enumerate()
+        .map(|(i, mut e)| {
+            e.opens_response = i == 0;
+            e
+        })
+}
+
+/// One watch event as recorded (`None` for an event without a key-value).
+fn recorded_event(member: &str, ev: &Event, started: Instant) -> Option<WatchEvent> {
     let kv = ev.kv()?;
     Some(WatchEvent {
         member: member.to_string(),
@@ -555,5 +574,6 @@ pub(super) fn recorded(member: &str, ev: &Event, started: Instant) -> Option<Wat
             value: String::from_utf8_lossy(p.value()).into_owned(),
             mod_revision: p.mod_revision(),
         }),
+        opens_response: false,
     })
 }
