@@ -175,6 +175,12 @@ fn summarize(report: &explore::ExploreReport) -> bool {
         report.run_time.as_secs_f64(),
         100.0 * report.checking.as_secs_f64() / report.run_time.as_secs_f64().max(1e-9),
     );
+    if report.left_open > 0 {
+        println!(
+            "{} of {} cases passed with checks left open (undecided or inconclusive: their case lines say which)",
+            report.left_open, report.cases_run
+        );
+    }
     if let Some(f) = &report.failure {
         let list: Vec<String> = f.steps.iter().map(|s| s.to_string()).collect();
         if f.precondition {

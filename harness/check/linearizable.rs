@@ -463,4 +463,27 @@ mod tests {
         }
         assert_eq!(verdict(h), KeyVerdict::Linearizable);
     }
+
+    /// A search that spends its budget says so (inconclusive), never passes: 12 concurrent
+    /// puts and a read of a value none of them wrote make it walk every order of the puts.
+    #[test]
+    fn a_search_out_of_budget_is_inconclusive_never_a_pass() {
+        let mut h: Vec<Event> = (0..12u32)
+            .map(|c| ev(c, (0, 100), put(&format!("v{c}")), ok()))
+            .collect();
+        h.push(ev(99, (50, 60), get(), read(Some("never written"))));
+        let history = History { events: h };
+        let gave_up = check(&history, Duration::ZERO);
+        let verdict = gave_up.values().next().unwrap();
+        assert!(
+            matches!(verdict, KeyVerdict::GaveUp { explored } if *explored >= 4096),
+            "{verdict:?}"
+        );
+        assert_eq!(first_violation(&gave_up, &history), None);
+        let full = check(&history, Duration::from_secs(60));
+        assert!(
+            matches!(full.values().next().unwrap(), KeyVerdict::Violation { .. }),
+            "{full:?}"
+        );
+    }
 }

@@ -89,6 +89,10 @@ pub struct ExploreReport {
     pub cases: Vec<u32>,
     /// The configurations the cases ran in, as their case lines show them.
     pub configs: std::collections::BTreeSet<String>,
+    /// Cases that passed with something their checks could not decide (reads or compares an
+    /// unknown write may hide from, keys whose linearizability search spent its budget):
+    /// counted apart, never as plain passes.
+    pub left_open: u32,
 }
 
 /// One case as proptest draws it.
@@ -130,6 +134,9 @@ impl State<'_> {
             self.report.cases_run += 1;
             let shown = outcome.config.as_ref().unwrap_or(&drawn.0).to_string();
             self.report.configs.insert(shown);
+            if outcome.failure.is_none() && undecided_note(outcome).is_some() {
+                self.report.left_open += 1;
+            }
         }
         self.report.ops_applied += outcome.applied.len();
         self.report.requests += outcome.requests;

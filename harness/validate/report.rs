@@ -95,6 +95,9 @@ pub struct ExplorationResult {
     pub configs: Vec<String>,
     pub seconds: f64,
     pub finding: Option<ExploreFinding>,
+    /// Cases that passed with checks left open (undecided reads, inconclusive keys).
+    #[serde(default)]
+    pub left_open: u32,
 }
 
 /// What `findings/` records about a kept finding on one release.
@@ -303,11 +306,16 @@ impl Report {
         let (verdict, summary) = verdict_of(self.explorations.iter().map(|e| &e.outcome));
         let cases: usize = self.explorations.iter().map(|e| e.cases.len()).sum();
         let requests: usize = self.explorations.iter().map(|e| e.requests).sum();
+        let open: u32 = self.explorations.iter().map(|e| e.left_open).sum();
+        let open = match open {
+            0 => String::new(),
+            n => format!(" ({n} passed with checks left open: undecided or inconclusive)"),
+        };
         out.push(SectionVerdict {
             key: "guarantees".into(),
             title: "Data and watch guarantees under faults".into(),
             verdict,
-            summary: format!("explorations: {summary}; {cases} cases, {requests} requests"),
+            summary: format!("explorations: {summary}; {cases} cases{open}, {requests} requests"),
         });
     }
 
@@ -547,6 +555,7 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, MergeError> {
                 x.shrink_runs += e.shrink_runs;
                 x.operations += e.operations;
                 x.requests += e.requests;
+                x.left_open += e.left_open;
                 x.seconds = x.seconds.max(e.seconds);
                 for c in e.configs {
                     if !x.configs.contains(&c) {

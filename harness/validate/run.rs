@@ -281,6 +281,7 @@ impl Run<'_> {
                     configs: Vec::new(),
                     seconds: 0.0,
                     finding: None,
+                    left_open: 0,
                 };
                 // Below half a minute not even one case of a few steps fits.
                 if time >= Duration::from_secs(30) {
@@ -291,6 +292,7 @@ impl Run<'_> {
                     result.shrink_runs = r.shrink_runs;
                     result.operations = r.ops_applied;
                     result.requests = r.requests;
+                    result.left_open = r.left_open;
                     result.configs = r.configs.into_iter().collect();
                     result.seconds = r.elapsed.as_secs_f64();
                     result.outcome = match &r.failure {

@@ -57,6 +57,7 @@ fn exploration(target: &str, cases: Vec<u32>, outcome: Outcome) -> ExplorationRe
         configs: vec!["3 members".into()],
         seconds: 1.0,
         finding: None,
+        left_open: 0,
     }
 }
 
@@ -168,6 +169,7 @@ fn merged_shards_hold_every_unit_once() {
     assert_eq!(names, [("a", false), ("b", true)]);
     assert!(m.scenarios.iter().all(|s| s.outcome.ran()));
     assert_eq!(m.explorations[0].cases, [0, 1, 2, 3]);
+    assert_eq!(m.explorations[0].left_open, 0);
     assert_eq!(
         merge(vec![one.clone(), one.clone()]).unwrap_err(),
         MergeError::ShardTwice("1/2".parse().unwrap())
@@ -177,5 +179,31 @@ fn merged_shards_hold_every_unit_once() {
     assert_eq!(
         merge(vec![one, other]).unwrap_err().to_string(),
         "to: one report validates 3.5.16, another 3.5.30"
+    );
+}
+
+/// Cases whose checks left something undecided are said in the guarantees section, summed
+/// across shards: never folded silently into the passes.
+#[test]
+fn cases_passed_with_checks_left_open_are_said() {
+    let mut r = report(every_section(Outcome::Passed));
+    r.explorations = vec![exploration("p", vec![0, 1], Outcome::Passed)];
+    let guarantees = |r: &Report| {
+        r.sections()
+            .into_iter()
+            .find(|s| s.key == "guarantees")
+            .unwrap()
+            .summary
+    };
+    assert!(!guarantees(&r).contains("left open"), "{}", guarantees(&r));
+    r.explorations[0].left_open = 1;
+    let mut other = r.clone();
+    r.shards = vec!["1/2".parse().unwrap()];
+    other.shards = vec!["2/2".parse().unwrap()];
+    other.explorations[0].cases = vec![2];
+    let m = merge(vec![r, other]).unwrap();
+    assert_eq!(
+        guarantees(&m),
+        "explorations: 1 passed, 0 failed, 0 not run; 3 cases (2 passed with checks left open: undecided or inconclusive), 200 requests"
     );
 }
