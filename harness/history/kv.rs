@@ -126,15 +126,39 @@ pub enum CompareTarget {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum TxnOp {
-    Put { key: String, value: String },
-    Delete { key: String },
-    Get { key: String },
+    Put {
+        key: String,
+        value: String,
+    },
+    Delete {
+        key: String,
+    },
+    /// A get at the txn's own revision, or at `revision` (a past one, perhaps compacted, or a
+    /// future one): etcd checks every range of the branch it takes before any of its writes,
+    /// and refuses the whole txn for one it cannot serve.
+    Get {
+        key: String,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        revision: i64,
+    },
+}
+
+fn is_zero(r: &i64) -> bool {
+    *r == 0
 }
 
 impl TxnOp {
+    /// A get at the txn's own revision.
+    pub fn get(key: impl Into<String>) -> TxnOp {
+        TxnOp::Get {
+            key: key.into(),
+            revision: 0,
+        }
+    }
+
     pub fn key(&self) -> &str {
         match self {
-            TxnOp::Put { key, .. } | TxnOp::Delete { key } | TxnOp::Get { key } => key,
+            TxnOp::Put { key, .. } | TxnOp::Delete { key } | TxnOp::Get { key, .. } => key,
         }
     }
 
@@ -211,6 +235,29 @@ impl Request {
             } => then.iter().chain(otherwise).any(TxnOp::is_write),
             _ => true,
         }
+    }
+
+    /// The revisions a txn's gets read at, in the order of the branch `succeeded` took (0: the
+    /// txn's own): what its recorded `kvs` line up with. Both branches' when not known. Empty
+    /// for any other request.
+    pub fn read_revisions(&self, succeeded: Option<bool>) -> Vec<i64> {
+        let Request::Txn {
+            then, otherwise, ..
+        } = self
+        else {
+            return Vec::new();
+        };
+        let ops: Vec<&TxnOp> = match succeeded {
+            Some(true) => then.iter().collect(),
+            Some(false) => otherwise.iter().collect(),
+            None => then.iter().chain(otherwise).collect(),
+        };
+        ops.into_iter()
+            .filter_map(|op| match op {
+                TxnOp::Get { revision, .. } => Some(*revision),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The writes it makes, `(key, value)` (`None`: a delete), when a txn's compare went

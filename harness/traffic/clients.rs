@@ -275,7 +275,10 @@ fn txn_ops(ops: &[history::TxnOp]) -> Vec<TxnOp> {
         .map(|op| match op {
             history::TxnOp::Put { key, value } => TxnOp::put(key.as_str(), value.as_str(), None),
             history::TxnOp::Delete { key } => TxnOp::delete(key.as_str(), None),
-            history::TxnOp::Get { key } => TxnOp::get(key.as_str(), None),
+            history::TxnOp::Get { key, revision } => TxnOp::get(
+                key.as_str(),
+                Some(GetOptions::new().with_revision(*revision)),
+            ),
         })
         .collect()
 }
@@ -474,7 +477,10 @@ fn classify(r: &Request, error: Option<&etcd_client::Error>) -> Outcome {
     };
     // A compaction changes no key, but one that timed out may still have happened.
     let may_apply = r.is_write() || matches!(r, Request::Compact { .. });
-    if !may_apply || error.is_some_and(never_executed) {
+    // A txn refused for a get it cannot serve changed nothing: etcd checks every range of the
+    // branch it takes before any write of it (`checkRequests` in the applier's `Txn`).
+    let refused_whole = matches!(r, Request::Txn { .. }) && refused.is_some();
+    if !may_apply || refused_whole || error.is_some_and(never_executed) {
         Outcome::Failed {
             error: text,
             refused,

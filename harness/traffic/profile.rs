@@ -148,6 +148,8 @@ impl Chooser {
             } => *revision == 0 && !keys_only,
             // A put's or delete's kvs are the keys before it: no longer current.
             Request::Put { .. } | Request::Delete { .. } | Request::DeletePrefix { .. } => false,
+            // A txn's gets at a past revision read what was.
+            Request::Txn { .. } => request.read_revisions(None).iter().all(|r| *r == 0),
             _ => true,
         };
         if current {
@@ -210,6 +212,20 @@ impl Chooser {
         }
     }
 
+    /// A txn's get: at the txn's own revision, or (a quarter of them) at a revision
+    /// [`Chooser::past_revision`] draws, so that some txns are refused whole as compacted or
+    /// future and their writes must never show.
+    fn txn_get(&self, rng: &mut StdRng, key: &str) -> TxnOp {
+        TxnOp::Get {
+            key: key.to_string(),
+            revision: if rng.gen_bool(0.25) {
+                self.past_revision(rng)
+            } else {
+                0
+            },
+        }
+    }
+
     fn etcd(&mut self, rng: &mut StdRng, value: String) -> Request {
         let key = self.key(rng);
         match rng.gen_range(0..100) {
@@ -269,9 +285,7 @@ impl Chooser {
                 target: CompareTarget::ModRevision(expect),
             }],
             then: vec![then],
-            otherwise: vec![TxnOp::Get {
-                key: key.to_string(),
-            }],
+            otherwise: vec![TxnOp::get(key)],
         };
         match rng.gen_range(0..100) {
             // Create if absent.
@@ -344,9 +358,7 @@ impl Chooser {
                 }
             })
             .collect();
-        let mut then = vec![TxnOp::Get {
-            key: keys[width - 1].clone(),
-        }];
+        let mut then = vec![self.txn_get(rng, &keys[width - 1])];
         for (j, k) in keys[..width - 1].iter().enumerate() {
             then.push(if j > 0 && rng.gen_bool(0.3) {
                 TxnOp::Delete { key: k.clone() }
@@ -357,10 +369,7 @@ impl Chooser {
                 }
             });
         }
-        let otherwise = compared
-            .iter()
-            .map(|k| TxnOp::Get { key: k.clone() })
-            .collect();
+        let otherwise = compared.iter().map(|k| self.txn_get(rng, k)).collect();
         Request::Txn {
             compares,
             then,
@@ -465,6 +474,9 @@ mod tests {
                         serializable: true, ..
                     } => "serializable get",
                     Request::Get { .. } => "get",
+                    Request::Txn { .. } if r.read_revisions(None).iter().any(|at| *at > 0) => {
+                        "multi-key txn with a get at a revision"
+                    }
                     Request::Txn { .. } if r.is_multi_key() => "multi-key txn",
                     Request::Txn { .. } => "guarded write",
                     Request::Range {
@@ -491,6 +503,7 @@ mod tests {
                     "get",
                     "keys-only range",
                     "multi-key txn",
+                    "multi-key txn with a get at a revision",
                     "prefix delete",
                     "put",
                     "put with prev_kv",

@@ -87,12 +87,22 @@ impl<H: Fn(&str, i64, i64) -> bool> Judge<'_, H> {
             return unsure;
         }
         let mut undecided = 0;
-        for kv in kvs {
-            match judge_read(self.timeline, kv, view, false, self.hidden) {
+        // A txn's gets, each at its own revision where it asked for one.
+        let asked = e.request.read_revisions(*succeeded);
+        for (n, kv) in kvs.iter().enumerate() {
+            let at = asked.get(n).copied().filter(|r| *r > 0).unwrap_or(view);
+            if at > view {
+                out.push(format!(
+                    "event {i}: {who} at revision {revision}: its get of {} at revision {at} was answered, but the txn read the store at revision {view}: it must have been refused as a future revision",
+                    kv.key
+                ));
+                continue;
+            }
+            match judge_read(self.timeline, kv, at, false, self.hidden) {
                 Judged::Agrees => {}
                 Judged::Undecided => undecided += 1,
                 Judged::Differs(why) => {
-                    out.push(format!("event {i}: {who} read at revision {view}: {why}"))
+                    out.push(format!("event {i}: {who} read at revision {at}: {why}"))
                 }
             }
         }

@@ -1,13 +1,15 @@
-//! Order: ranges' refusals against what completed before them, and real time against the
-//! positions the revisions give.
+//! Order: reads at a revision (ranges, txns' gets) and their refusals against what completed
+//! before them, and real time against the positions the revisions give.
 
 use super::creates_revision;
 use super::timeline::{show, Timeline};
 use crate::history::{Event, Outcome, ReadRefusal, Request};
 
-/// Ranges at a revision against what completed before they were invoked: a linearizable one
-/// must not fail as a future revision at a revision an earlier answer already carried, nor
-/// succeed below a compaction acknowledged before it.
+/// Reads at a revision (a range's, a txn's gets') against what completed before they were
+/// invoked: a linearizable one must not fail as a future revision at a revision an earlier
+/// answer already carried, nor succeed below a compaction acknowledged before it. A txn is
+/// refused whole for one get it cannot serve, and which one is not recorded: its refusal as
+/// future is a violation only if every get it asked at a revision was below what it saw.
 pub(super) fn refusals(events: &[Event]) -> Vec<String> {
     // (completion, header revision, compacted-below), by completion.
     let mut done: Vec<(u64, i64, i64)> = events
@@ -37,15 +39,8 @@ pub(super) fn refusals(events: &[Event]) -> Vec<String> {
     };
     let mut out = Vec::new();
     for (i, e) in events.iter().enumerate() {
-        let Request::Range {
-            revision: at,
-            serializable: false,
-            ..
-        } = &e.request
-        else {
-            continue;
-        };
-        if *at == 0 {
+        let reads = read_at(e);
+        if reads.is_empty() {
             continue;
         }
         let (seen, compacted) = before(e.invoke_us);
@@ -53,10 +48,10 @@ pub(super) fn refusals(events: &[Event]) -> Vec<String> {
             Outcome::Failed {
                 refused: Some(ReadRefusal::FutureRevision),
                 ..
-            } if *at <= seen => format!(
+            } if reads.iter().all(|at| *at <= seen) => format!(
                 "failed as a future revision, but an answer completed before it was invoked carried revision {seen}"
             ),
-            Outcome::Ok { .. } if *at < compacted => format!(
+            Outcome::Ok { .. } if reads.iter().any(|at| *at < compacted) => format!(
                 "succeeded, but a compaction below revision {compacted} was acknowledged before it was invoked"
             ),
             _ => continue,
@@ -69,6 +64,27 @@ pub(super) fn refusals(events: &[Event]) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The revisions a linearizable request read at, where it asked for some: a range's, or the
+/// gets of a txn's taken branch (of both, where it was refused and took none).
+fn read_at(e: &Event) -> Vec<i64> {
+    let asked = match (&e.request, &e.outcome) {
+        (
+            Request::Range {
+                revision,
+                serializable: false,
+                ..
+            },
+            _,
+        ) => vec![*revision],
+        (Request::Txn { .. }, Outcome::Ok { succeeded, .. }) => {
+            e.request.read_revisions(*succeeded)
+        }
+        (Request::Txn { .. }, _) => e.request.read_revisions(None),
+        _ => Vec::new(),
+    };
+    asked.into_iter().filter(|r| *r > 0).collect()
 }
 
 /// Where an operation sits in the order the revisions give: a change at revision `r` at `2r`,

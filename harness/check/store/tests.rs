@@ -6,6 +6,7 @@ use crate::history::{Compare, CompareTarget, Listed, ReadKv, ReadRefusal, TxnOp,
 
 mod ranges;
 mod returned;
+mod txn_reads;
 
 fn ev(client: u32, t: (u64, u64), request: Request, outcome: Outcome) -> Event {
     Event {
@@ -83,7 +84,7 @@ fn txn(expect: Option<&str>, a: &str, b: &str) -> Request {
             target: CompareTarget::Value(expect.map(str::to_string)),
         }],
         then: vec![
-            TxnOp::Get { key: "c".into() },
+            TxnOp::get("c"),
             TxnOp::Put {
                 key: "a".into(),
                 value: a.into(),
@@ -93,7 +94,7 @@ fn txn(expect: Option<&str>, a: &str, b: &str) -> Request {
                 value: b.into(),
             },
         ],
-        otherwise: vec![TxnOp::Get { key: "a".into() }],
+        otherwise: vec![TxnOp::get("a")],
     }
 }
 
