@@ -72,11 +72,7 @@ pub fn check(log: &WatchLog) -> Vec<String> {
         let Some(upto) = w.events.last().map(|e| e.revision) else {
             continue;
         };
-        let got: std::collections::HashSet<(i64, &str)> = w
-            .events
-            .iter()
-            .map(|e| (e.revision, e.key.as_str()))
-            .collect();
+        let got = super::watch::sent(&w.events);
         let missed = log.events.iter().find(|m| {
             m.revision >= w.start_revision
                 && m.revision <= upto

@@ -123,11 +123,7 @@ fn gaps(log: &WatchLog, written: &Written) -> Vec<String> {
     let Some(last) = log.events.last().map(|e| e.revision) else {
         return out;
     };
-    let seen: std::collections::HashSet<(i64, &str)> = log
-        .events
-        .iter()
-        .map(|e| (e.revision, e.key.as_str()))
-        .collect();
+    let seen = sent(&log.events);
     let missed = |r: i64, key: &str| {
         !seen.contains(&(r, key)) && !log.compacted.iter().any(|(a, b)| (*a..*b).contains(&r))
     };
@@ -149,6 +145,14 @@ fn gaps(log: &WatchLog, written: &Written) -> Vec<String> {
         }
     }
     out
+}
+
+/// What a watch was sent, by (revision, key).
+pub(super) fn sent(events: &[WatchEvent]) -> std::collections::HashSet<(i64, &str)> {
+    events
+        .iter()
+        .map(|e| (e.revision, e.key.as_str()))
+        .collect()
 }
 
 /// Atomic: a revision's events all come in one watch response, never split over two (etcd's
@@ -192,11 +196,7 @@ fn agreed(log: &WatchLog) -> Vec<String> {
         let Some(last) = w.events.last().map(|e| e.revision) else {
             continue;
         };
-        let got: std::collections::HashSet<(i64, &str)> = w
-            .events
-            .iter()
-            .map(|e| (e.revision, e.key.as_str()))
-            .collect();
+        let got = sent(&w.events);
         let missed = merged
             .range((w.start_revision, "")..)
             .find(|((r, key), _)| {
