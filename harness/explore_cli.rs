@@ -63,6 +63,10 @@ pub struct ExploreArgs {
     /// etcd#20221, which held watches reach whenever a member restores a snapshot.
     #[arg(long)]
     no_held_watches: bool,
+    /// Multi-key txns also read at a revision of their own (past, compacted or future), so that
+    /// some are refused whole: every pinned release then diverges at once (etcd#18667).
+    #[arg(long)]
+    txn_reads_at_revision: bool,
     /// Where replay files go.
     #[arg(long, default_value = "explore-out")]
     out: PathBuf,
@@ -89,6 +93,7 @@ pub fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
         without,
         profile,
         no_held_watches,
+        txn_reads_at_revision,
         out,
         shard,
     } = args;
@@ -121,6 +126,7 @@ pub fn explore_cmd(store: &ReleaseStore, args: ExploreArgs) -> Result<()> {
                 rate,
                 keys: 16,
                 held_watches: !no_held_watches,
+                txn_reads_at_revision,
             },
             cases,
             seed,

@@ -554,8 +554,6 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
                     ("delete with prev_kv of what it deleted", count(&|r, o| matches!(r, Request::Delete { prev_kv: true, .. }) && matches!(o, Outcome::Ok { deleted: Some(1), kvs, .. } if kvs.iter().any(|kv| kv.mod_revision > 0)))),
                     ("serializable get", count(&|r, o| matches!(r, Request::Get { serializable: true, .. }) && matches!(o, Outcome::Ok { .. }))),
                     ("range refused as a future revision", refused(ReadRefusal::FutureRevision)),
-                    ("txn with a get at a past revision, answered", count(&|r, o| r.read_revisions(None).iter().any(|at| *at > 0) && matches!(o, Outcome::Ok { kvs, .. } if !kvs.is_empty()))),
-                    ("txn refused whole for a get at a future revision", count(&|r, o| matches!(r, Request::Txn { .. }) && matches!(o, Outcome::Failed { refused: Some(ReadRefusal::FutureRevision), .. }))),
                 ]),
                 Profile::Kubernetes => kinds.extend([
                     ("guarded delete", count(&|r, o| matches!(r, Request::Txn { then, .. } if matches!(then[..], [etcd_skew::history::TxnOp::Delete { .. }])) && matches!(o, Outcome::Ok { deleted: Some(1), .. }))),

@@ -496,3 +496,84 @@ fn a_future_watch_gets_old_events_after_a_snapshot_restore_before_3_5_22() {
     assert_eq!(below, Vec::<i64>::new(), "3.5.30, where etcd fixed it");
     assert_eq!(from_start, 51, "3.5.30: every write from the start on");
 }
+
+/// etcd-io/etcd#18667: a txn through m1 whose taken branch reads at a future revision, then
+/// puts. m1 refuses the whole txn (its applier checks the ranges before any write), but the
+/// other members apply it without its ranges (`removeNeedlessRangeReqs`: a member no client
+/// waits on strips a txn's ranges, and with them the check), so they take the put. Returns
+/// each member's value of the key once every member has applied past the txn (a put through
+/// m1 after it, read serializably on each).
+fn txn_refused_for_a_future_get(release: &str) -> Vec<(String, Option<String>)> {
+    use etcd_client::{GetOptions, Txn, TxnOp};
+    let r = common::releases(&[release, release, release]);
+    common::runtime().block_on(async {
+        let cluster = etcd_skew::cluster::ClusterBuilder::new(r)
+            .start()
+            .await
+            .unwrap();
+        let m1 = &cluster.members()[0];
+        let before = m1.put("t/k", "before").await.unwrap();
+        let txn = Txn::new().and_then([
+            TxnOp::get("t/k", Some(GetOptions::new().with_revision(before + 1000))),
+            TxnOp::put("t/k", "refused", None),
+        ]);
+        let answer = m1.rpc("txn", |mut c| async move { c.txn(txn).await }).await;
+        assert!(
+            answer.is_err(),
+            "{release}: m1 served a get 1000 revisions ahead"
+        );
+        let barrier = m1.put("t/barrier", "1").await.unwrap();
+        let mut values = Vec::new();
+        for m in cluster.members() {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let opts = || Some(GetOptions::new().with_serializable());
+                let b = m
+                    .rpc(
+                        "get",
+                        |mut c| async move { c.get("t/barrier", opts()).await },
+                    )
+                    .await
+                    .unwrap();
+                if b.header().unwrap().revision() >= barrier {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{}: never applied the barrier",
+                    m.name
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            let k = m
+                .rpc("get", |mut c| async move {
+                    c.get("t/k", Some(GetOptions::new().with_serializable()))
+                        .await
+                })
+                .await
+                .unwrap();
+            let value = k
+                .kvs()
+                .first()
+                .map(|kv| String::from_utf8_lossy(kv.value()).into_owned());
+            values.push((m.name.clone(), value));
+        }
+        values
+    })
+}
+
+/// Every pinned release, deterministic (no pinned release has etcd's fix, PR #21432 on main).
+#[test]
+fn a_txn_refused_for_a_future_get_is_applied_by_the_other_members() {
+    for release in ["3.3.25", "3.4.23", "3.5.0", "3.5.1", "3.5.16", "3.5.30"] {
+        let values = txn_refused_for_a_future_get(release);
+        println!("{release}: {values:?}");
+        let value = |m: &str| values.iter().find(|(n, _)| n == m).unwrap().1.as_deref();
+        assert_eq!(value("m1"), Some("before"), "{release}: m1 refused the txn");
+        assert_eq!(
+            (value("m2"), value("m3")),
+            (Some("refused"), Some("refused")),
+            "{release}: the finding no longer reproduces"
+        );
+    }
+}

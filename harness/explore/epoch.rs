@@ -74,6 +74,7 @@ impl Epoch {
             request_timeout: Duration::from_secs(3),
             prefix: prefix.clone(),
             profile,
+            txn_reads_at_revision: setup.txn_reads_at_revision,
         };
         Epoch {
             traffic: Traffic::start(endpoints.clone(), cfg, started),

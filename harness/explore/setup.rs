@@ -21,6 +21,12 @@ pub struct CaseSetup {
     /// member that restores a snapshot sends them old events (etcd#20221, kept in `findings/`).
     #[serde(default)]
     pub held_watches: bool,
+    /// Multi-key txns read some keys at a revision of their own (past, compacted or future),
+    /// and so are sometimes refused whole. Off unless asked for: on every pinned release a
+    /// refused txn is applied by the members its client is not connected to (etcd#18667,
+    /// kept in `findings/`), which ends an exploration at once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub txn_reads_at_revision: bool,
 }
 
 /// Why a release list cannot be explored.

@@ -24,6 +24,7 @@ fn setup() -> CaseSetup {
         rate: 0,
         keys: 1,
         held_watches: false,
+        txn_reads_at_revision: false,
     }
 }
 

@@ -41,6 +41,8 @@ pub struct TrafficConfig {
     pub prefix: String,
     /// What the clients send.
     pub profile: Profile,
+    /// Multi-key txns also read at revisions of their own (see [`Chooser::txn_reads_at_revision`]).
+    pub txn_reads_at_revision: bool,
 }
 
 impl Default for TrafficConfig {
@@ -53,6 +55,7 @@ impl Default for TrafficConfig {
             request_timeout: Duration::from_secs(3),
             prefix: "k/".into(),
             profile: Profile::Etcd,
+            txn_reads_at_revision: false,
         }
     }
 }
@@ -161,6 +164,7 @@ async fn client_loop(
     let mut clients: HashMap<String, (Endpoint, Client)> = HashMap::new();
     let mut events = Vec::new();
     let mut chooser = Chooser::new(cfg.profile, id, &cfg.prefix, cfg.keys);
+    chooser.txn_reads_at_revision = cfg.txn_reads_at_revision;
     let mut rotation = id as usize;
     let mut n = 0u64;
     let pace =

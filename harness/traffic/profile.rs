@@ -96,6 +96,11 @@ pub struct Chooser {
     head: i64,
     page: Option<Page>,
     sent: u64,
+    /// A quarter of a multi-key txn's gets read at a revision [`Chooser::past_revision`]
+    /// draws (past, perhaps compacted, or future), so that some txns are refused whole. Off by
+    /// default: on every pinned release the members a refused txn's client is not connected to
+    /// apply it anyway (etcd#18667).
+    pub txn_reads_at_revision: bool,
 }
 
 impl Chooser {
@@ -109,6 +114,7 @@ impl Chooser {
             head: 0,
             page: None,
             sent: 0,
+            txn_reads_at_revision: false,
         }
     }
 
@@ -212,13 +218,14 @@ impl Chooser {
         }
     }
 
-    /// A txn's get: at the txn's own revision, or (a quarter of them) at a revision
-    /// [`Chooser::past_revision`] draws, so that some txns are refused whole as compacted or
-    /// future and their writes must never show.
+    /// A txn's get: at the txn's own revision, or (a quarter of them, when
+    /// [`Chooser::txn_reads_at_revision`]) at a revision [`Chooser::past_revision`] draws, so
+    /// that some txns are refused whole as compacted or future and their writes must never
+    /// show.
     fn txn_get(&self, rng: &mut StdRng, key: &str) -> TxnOp {
         TxnOp::Get {
             key: key.to_string(),
-            revision: if rng.gen_bool(0.25) {
+            revision: if self.txn_reads_at_revision && rng.gen_bool(0.25) {
                 self.past_revision(rng)
             } else {
                 0
@@ -458,6 +465,7 @@ mod tests {
     fn every_kind_of_each_profile_is_drawn() {
         for profile in [Profile::Etcd, Profile::Kubernetes] {
             let mut c = Chooser::new(profile, 0, "k/", 8);
+            c.txn_reads_at_revision = true;
             let mut rng = StdRng::seed_from_u64(7);
             c.head = 5000;
             let mut kinds = std::collections::BTreeSet::new();

@@ -349,6 +349,7 @@ fn explore_config(cfg: &ValidateConfig, older: &str, newer: &str, time: Duration
             rate: 0,
             keys: 16,
             held_watches: cfg.held_watches,
+            txn_reads_at_revision: false,
         },
         cases: 10_000,
         seed: cfg.seed,

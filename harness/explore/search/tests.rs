@@ -11,6 +11,7 @@ fn cfg(tries: u32) -> ExploreConfig {
             rate: 0,
             keys: 1,
             held_watches: false,
+            txn_reads_at_revision: false,
         },
         // Enough that every seed draws a biting case (a corruption step, then the coin).
         cases: 256,
