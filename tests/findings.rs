@@ -563,8 +563,23 @@ fn txn_refused_for_a_future_get(release: &str) -> Vec<(String, Option<String>)> 
 }
 
 /// Every pinned release, deterministic (no pinned release has etcd's fix, PR #21432 on main).
+/// The drawn case that found it (`findings/txn-refused-for-a-read-at-revision-applied-elsewhere-3.5.16.json`)
+/// fails only where one of its txns drew a future revision, one run in four.
 #[test]
 fn a_txn_refused_for_a_future_get_is_applied_by_the_other_members() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("findings/txn-refused-for-a-read-at-revision-applied-elsewhere-3.5.16.json");
+    let replay = Replay::read(&path).unwrap();
+    assert!(
+        replay.setup.txn_reads_at_revision,
+        "found by txns reading at revisions"
+    );
+    let triage = replay.triage.expect("a finding has its triage");
+    assert!(
+        triage.etcd_issue.contains("etcd-io/etcd#18667"),
+        "{}",
+        triage.etcd_issue
+    );
     for release in ["3.3.25", "3.4.23", "3.5.0", "3.5.1", "3.5.16", "3.5.30"] {
         let values = txn_refused_for_a_future_get(release);
         println!("{release}: {values:?}");
