@@ -476,6 +476,14 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
                 ..TrafficConfig::default()
             };
             let traffic = Traffic::start(endpoints.clone(), cfg, started);
+            // Leases granted, kept alive and revoked, each with a key attached, beside it (its
+            // keys outside the watched prefix, as in exploration).
+            let leases = etcd_skew::traffic::leases::LeaseClient::start(
+                endpoints.clone(),
+                format!("{}L/", prefix.trim_end_matches('/')),
+                11,
+                started,
+            );
             tokio::time::sleep(Duration::from_secs(secs)).await;
             // A held watch starts 1,000 to 8,000 revisions beyond the head: the traffic runs on
             // until one was sent its start (within 90 s; a loaded machine writes slower).
@@ -484,6 +492,16 @@ fn every_request_kind_of_each_profile_passes_the_whole_store_check_on_a_real_clu
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             let mut h: History = traffic.stop().await.unwrap();
+            let leases = leases.stop().await.unwrap();
+            let lease = |f: &dyn Fn(&etcd_skew::history::lease::LeaseRecord) -> bool| leases.iter().filter(|l| f(l)).count();
+            for (kind, n) in [
+                ("granted with its key attached, seen there", lease(&|l| l.observations.iter().any(|o| o.present))),
+                ("kept alive (a keepalive acknowledged)", lease(&|l| l.renewals_us.len() >= 2)),
+                ("revoked, its key then gone", lease(&|l| l.revoked.is_some_and(|(_, done)| l.observations.iter().any(|o| !o.present && o.invoke_us >= done)))),
+            ] {
+                assert!(n > 0, "{profile}: no lease {kind} ({} in all)", leases.len());
+            }
+            assert_eq!(etcd_skew::check::lease::check(&leases), Vec::<String>::new(), "{profile}");
             let end_key = format!("{prefix}end");
             let end = cluster.member(0).put(&end_key, "end").await.unwrap();
             let now = started.elapsed().as_micros() as u64;
