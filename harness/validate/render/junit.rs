@@ -5,15 +5,16 @@ use std::fmt::Write;
 use super::{esc, recorded_text};
 use crate::validate::report::{Outcome, Report};
 
-/// JUnit XML: one test suite per section, one test case per unit; a unit not run is
-/// `<skipped>` with its reason, never a pass.
-pub fn junit(r: &Report) -> String {
-    struct Case {
-        name: String,
-        seconds: f64,
-        outcome: Outcome,
-        detail: String,
-    }
+/// One unit as a JUnit test case.
+struct Case {
+    name: String,
+    seconds: f64,
+    outcome: Outcome,
+    detail: String,
+}
+
+/// The report's units as test suites, one per section, in the order they first appear.
+fn suites(r: &Report) -> Vec<(String, Vec<Case>)> {
     let mut suites: Vec<(String, Vec<Case>)> = Vec::new();
     let mut push = |suite: String, case: Case| match suites.iter_mut().find(|(n, _)| *n == suite) {
         Some((_, cases)) => cases.push(case),
@@ -76,6 +77,13 @@ pub fn junit(r: &Report) -> String {
             },
         );
     }
+    suites
+}
+
+/// JUnit XML: one test suite per section, one test case per unit; a unit not run is
+/// `<skipped>` with its reason, never a pass.
+pub fn junit(r: &Report) -> String {
+    let suites = suites(r);
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         s,
