@@ -219,114 +219,61 @@ pub fn step(w: &Weights) -> BoxedStrategy<Step> {
 /// Every step kind with its name (as steps print), weight and strategy.
 fn arms(w: &Weights) -> Vec<(&'static str, u32, BoxedStrategy<Step>)> {
     let m = || 0u8..5;
+    // A step on a member (by position), and a step on none.
+    let on = |f: fn(u8) -> Step| m().prop_map(f).boxed();
+    let just = |s: Step| Just(s).boxed();
     vec![
-        ("upgrade", w.upgrade, m().prop_map(Step::Upgrade).boxed()),
-        (
-            "downgrade",
-            w.downgrade,
-            m().prop_map(Step::Downgrade).boxed(),
-        ),
+        ("upgrade", w.upgrade, on(Step::Upgrade)),
+        ("downgrade", w.downgrade, on(Step::Downgrade)),
         (
             "rolling-upgrade",
             w.rolling_upgrade,
-            Just(Step::RollingUpgrade).boxed(),
+            just(Step::RollingUpgrade),
         ),
-        ("kill-leader", w.kill, Just(Step::KillLeader).boxed()),
-        ("kill", w.kill, m().prop_map(Step::Kill).boxed()),
-        ("restart", w.restart, m().prop_map(Step::Restart).boxed()),
-        ("pause", w.pause, m().prop_map(Step::Pause).boxed()),
-        ("move-leader", w.move_leader, Just(Step::MoveLeader).boxed()),
-        (
-            "snapshot-save",
-            w.snapshot,
-            Just(Step::SnapshotSave).boxed(),
-        ),
+        ("kill-leader", w.kill, just(Step::KillLeader)),
+        ("kill", w.kill, on(Step::Kill)),
+        ("restart", w.restart, on(Step::Restart)),
+        ("pause", w.pause, on(Step::Pause)),
+        ("move-leader", w.move_leader, just(Step::MoveLeader)),
+        ("snapshot-save", w.snapshot, just(Step::SnapshotSave)),
         (
             "disaster-restore",
             w.disaster_restore,
-            Just(Step::DisasterRestore).boxed(),
+            just(Step::DisasterRestore),
         ),
-        (
-            "member-replace",
-            w.member_replace,
-            m().prop_map(Step::MemberReplace).boxed(),
-        ),
-        ("compact", w.compact, Just(Step::Compact).boxed()),
-        ("defrag", w.defrag, m().prop_map(Step::Defrag).boxed()),
-        (
-            "partition",
-            w.partition,
-            m().prop_map(Step::Partition).boxed(),
-        ),
-        (
-            "partition-leader",
-            w.partition,
-            Just(Step::PartitionLeader).boxed(),
-        ),
+        ("member-replace", w.member_replace, on(Step::MemberReplace)),
+        ("compact", w.compact, just(Step::Compact)),
+        ("defrag", w.defrag, on(Step::Defrag)),
+        ("partition", w.partition, on(Step::Partition)),
+        ("partition-leader", w.partition, just(Step::PartitionLeader)),
         (
             "drop-link",
             w.drop_link,
             (m(), m()).prop_map(|(a, b)| Step::DropLink(a, b)).boxed(),
         ),
-        ("slow", w.slow, m().prop_map(Step::Slow).boxed()),
-        ("wait", w.wait, Just(Step::Wait).boxed()),
-        ("long-wait", w.long_wait, Just(Step::LongWait).boxed()),
-        (
-            "kill-storm",
-            w.kill_storm,
-            m().prop_map(Step::KillStorm).boxed(),
-        ),
-        (
-            "pause-leader",
-            w.pause_leader,
-            Just(Step::PauseLeader).boxed(),
-        ),
-        (
-            "pause-behind",
-            w.pause_behind,
-            m().prop_map(Step::PauseBehind).boxed(),
-        ),
-        (
-            "cut-off-behind",
-            w.cut_off_behind,
-            m().prop_map(Step::CutOffBehind).boxed(),
-        ),
+        ("slow", w.slow, on(Step::Slow)),
+        ("wait", w.wait, just(Step::Wait)),
+        ("long-wait", w.long_wait, just(Step::LongWait)),
+        ("kill-storm", w.kill_storm, on(Step::KillStorm)),
+        ("pause-leader", w.pause_leader, just(Step::PauseLeader)),
+        ("pause-behind", w.pause_behind, on(Step::PauseBehind)),
+        ("cut-off-behind", w.cut_off_behind, on(Step::CutOffBehind)),
         (
             "kill-during-defrag",
             w.kill_during,
-            m().prop_map(Step::KillDuringDefrag).boxed(),
+            on(Step::KillDuringDefrag),
         ),
         (
             "kill-during-compact",
             w.kill_during,
-            m().prop_map(Step::KillDuringCompact).boxed(),
+            on(Step::KillDuringCompact),
         ),
-        (
-            "learner-add",
-            w.learner,
-            m().prop_map(Step::LearnerAdd).boxed(),
-        ),
-        (
-            "learner-promote",
-            w.learner,
-            Just(Step::LearnerPromote).boxed(),
-        ),
-        (
-            "member-update",
-            w.member_update,
-            m().prop_map(Step::MemberUpdate).boxed(),
-        ),
-        (
-            "remove-restart",
-            w.remove_restart,
-            m().prop_map(Step::RemoveRestart).boxed(),
-        ),
-        ("auth-toggle", w.auth, Just(Step::AuthToggle).boxed()),
-        (
-            "corrupt-value",
-            w.corrupt,
-            m().prop_map(Step::CorruptValue).boxed(),
-        ),
+        ("learner-add", w.learner, on(Step::LearnerAdd)),
+        ("learner-promote", w.learner, just(Step::LearnerPromote)),
+        ("member-update", w.member_update, on(Step::MemberUpdate)),
+        ("remove-restart", w.remove_restart, on(Step::RemoveRestart)),
+        ("auth-toggle", w.auth, just(Step::AuthToggle)),
+        ("corrupt-value", w.corrupt, on(Step::CorruptValue)),
     ]
 }
 

@@ -214,37 +214,8 @@ impl Template {
             // A trailing `# …` is a comment, except in a finding's text (`PR #21737`).
             let value = whole.split(" #").next().unwrap_or_default();
             match key.trim() {
-                "pair" => {
-                    let parsed = value
-                        .split(',')
-                        .map(|k| match k.trim() {
-                            "patch" => Ok(PairKind::Patch),
-                            "minor" => Ok(PairKind::Minor),
-                            "each" => Ok(PairKind::Each),
-                            other => Err(err(
-                                line,
-                                format!("pair kind {other:?}: expected patch, minor or each"),
-                            )),
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
-                    kinds = Some(parsed);
-                }
-                "section" => {
-                    section = Some(match value.trim() {
-                        "upgrade" => Section::Upgrade,
-                        "rollback" => Section::Rollback,
-                        "downgrade" => Section::Downgrade,
-                        "operations" => Section::Operations,
-                        other => {
-                            return Err(err(
-                                line,
-                                format!(
-                                    "section {other:?}: expected upgrade, rollback, downgrade or operations"
-                                ),
-                            ))
-                        }
-                    })
-                }
+                "pair" => kinds = Some(pair_kinds(value).map_err(|m| err(line, m))?),
+                "section" => section = Some(section_of(value).map_err(|m| err(line, m))?),
                 "when" | "fails-on" => {
                     let list = if key.trim() == "when" {
                         &mut when
@@ -483,6 +454,34 @@ fn parse_condition(text: &str) -> Result<Condition, String> {
     };
     let version: Version = full.parse().map_err(|_| bad())?;
     Ok(Condition { side, cmp, version })
+}
+
+/// A `#! pair:` directive's kinds.
+fn pair_kinds(value: &str) -> Result<Vec<PairKind>, String> {
+    value
+        .split(',')
+        .map(|k| match k.trim() {
+            "patch" => Ok(PairKind::Patch),
+            "minor" => Ok(PairKind::Minor),
+            "each" => Ok(PairKind::Each),
+            other => Err(format!(
+                "pair kind {other:?}: expected patch, minor or each"
+            )),
+        })
+        .collect()
+}
+
+/// A `#! section:` directive's section.
+fn section_of(value: &str) -> Result<Section, String> {
+    match value.trim() {
+        "upgrade" => Ok(Section::Upgrade),
+        "rollback" => Ok(Section::Rollback),
+        "downgrade" => Ok(Section::Downgrade),
+        "operations" => Ok(Section::Operations),
+        other => Err(format!(
+            "section {other:?}: expected upgrade, rollback, downgrade or operations"
+        )),
+    }
 }
 
 #[cfg(test)]
