@@ -727,3 +727,78 @@ fn a_leadership_transfer_that_times_out_leaves_the_leader() {
             .unwrap();
     });
 }
+
+/// Txns reading at revisions of their own (`--txn-reads-at-revision`), sent by the traffic and
+/// judged: answered ones at each get's revision, refused ones as a range is, their writes never
+/// made. On one member, since with more every pinned release applies a refused txn on the
+/// members its client is not connected to (etcd#18667, `tests/findings.rs`).
+#[test]
+fn txns_reading_at_revisions_are_sent_and_judged_on_one_member() {
+    use etcd_skew::check::{chain, store};
+    use etcd_skew::history::{History, Outcome, ReadRefusal, Request};
+    use etcd_skew::traffic::watcher::Watcher;
+    use etcd_skew::traffic::{Endpoint, Traffic, TrafficConfig};
+    use std::time::Instant;
+    let r = common::releases(&["3.5.16"]);
+    common::runtime().block_on(async {
+        let cluster = ClusterBuilder::new(r).start().await.unwrap();
+        let endpoints = std::sync::Arc::new(std::sync::RwLock::new(
+            cluster.members().iter().map(Endpoint::of).collect(),
+        ));
+        let started = Instant::now();
+        let watcher = Watcher::start(endpoints.clone(), "t/".into(), started, (false, false));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while watcher.start_revision() == 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let cfg = TrafficConfig {
+            clients: 8,
+            seed: 5,
+            prefix: "t/".into(),
+            txn_reads_at_revision: true,
+            ..TrafficConfig::default()
+        };
+        let traffic = Traffic::start(endpoints.clone(), cfg, started);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let mut h: History = traffic.stop().await.unwrap();
+        let end = cluster.member(0).put("t/end", "end").await.unwrap();
+        let now = started.elapsed().as_micros() as u64;
+        h.events.push(etcd_skew::history::Event {
+            client: u32::MAX,
+            member: "m1".into(),
+            invoke_us: now,
+            complete_us: now,
+            request: Request::Put {
+                key: "t/end".into(),
+                value: "end".into(),
+                prev_kv: false,
+            },
+            outcome: Outcome::ok(end),
+        });
+        let watch = watcher.stop_at(end).await.unwrap();
+        let at_revision = |e: &&etcd_skew::history::Event| {
+            matches!(e.request, Request::Txn { .. })
+                && e.request.read_revisions(None).iter().any(|r| *r > 0)
+        };
+        let answered = h
+            .events
+            .iter()
+            .filter(at_revision)
+            .filter(|e| matches!(&e.outcome, Outcome::Ok { kvs, succeeded: Some(s), .. } if e.request.read_revisions(Some(*s)).iter().any(|r| *r > 0) && !kvs.is_empty()))
+            .count();
+        let refused = h
+            .events
+            .iter()
+            .filter(at_revision)
+            .filter(|e| matches!(e.outcome, Outcome::Failed { refused: Some(ReadRefusal::FutureRevision), .. }))
+            .count();
+        assert!(
+            answered > 0 && refused > 0,
+            "{answered} answered with a get at a revision, {refused} refused as future"
+        );
+        let whole = store::check(&h, &watch);
+        assert_eq!(whole.violations, Vec::<String>::new());
+        let verdict = chain::first_failure(&h, &watch, &[], Duration::from_secs(30));
+        assert_eq!(verdict.failure, None);
+    });
+}
