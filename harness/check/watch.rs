@@ -171,8 +171,8 @@ pub(super) fn atomic(events: &[WatchEvent]) -> Option<String> {
 /// event per key and revision whichever watch sent it (two watches that disagree on it are a
 /// violation), and each watch sent every event of the merged history inside what it covered
 /// (from its start to its last event, outside its compacted gaps): reliable against what any
-/// watch saw, which reaches the writes whose outcome the client never learnt. At most one line
-/// per watch.
+/// watch saw, which reaches the writes whose outcome the client never learnt. At most
+/// [`DISAGREEMENTS_SHOWN`] disagreements and one miss per watch.
 fn agreed(log: &WatchLog) -> Vec<String> {
     let watches: Vec<&WatchLog> = std::iter::once(log).chain(&log.members).collect();
     let name = |w: &WatchLog| match w.resumes.first() {
@@ -180,17 +180,27 @@ fn agreed(log: &WatchLog) -> Vec<String> {
         _ => "the watch".to_string(),
     };
     let mut out = Vec::new();
+    let mut disagreements = 0;
     let mut merged: BTreeMap<(i64, &str), (&WatchEvent, &WatchLog)> = BTreeMap::new();
     for w in &watches {
         for e in &w.events {
             let (had, by) = *merged.entry((e.revision, e.key.as_str())).or_insert((e, w));
             if had.value != e.value {
+                disagreements += 1;
+            }
+            if had.value != e.value && disagreements <= DISAGREEMENTS_SHOWN {
                 out.push(format!(
                     "{} sent {} = {:?} at revision {} (on {}), {} sent {:?} (on {}): watches disagree",
                     name(w), e.key, e.value, e.revision, e.member, name(by), had.value, had.member
                 ));
             }
         }
+    }
+    if disagreements > DISAGREEMENTS_SHOWN {
+        out.push(format!(
+            "watches disagree on {} more events",
+            disagreements - DISAGREEMENTS_SHOWN
+        ));
     }
     for w in &watches {
         let Some(last) = w.events.last().map(|e| e.revision) else {
@@ -213,6 +223,9 @@ fn agreed(log: &WatchLog) -> Vec<String> {
     }
     out
 }
+
+/// A diverged cluster disagrees on every event after the divergence: the first few say where.
+const DISAGREEMENTS_SHOWN: usize = 3;
 
 /// Each member's pinned collector, judged as the watch is.
 fn collectors(log: &WatchLog, written: &Written) -> Vec<String> {

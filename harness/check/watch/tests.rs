@@ -584,3 +584,35 @@ fn watches_must_agree_on_and_each_carry_what_any_of_them_was_sent() {
         "{v:?}"
     );
 }
+
+/// A diverged cluster disagrees on every later event: the first few are shown, the rest counted.
+#[test]
+fn disagreements_are_shown_a_few_and_counted() {
+    let mine: Vec<WatchEvent> = (1..=5)
+        .map(|r| ev("a", Some(&format!("x{r}")), r))
+        .collect();
+    let theirs: Vec<WatchEvent> = (1..=5)
+        .map(|r| ev("a", Some(&format!("y{r}")), r))
+        .collect();
+    let log = WatchLog {
+        events: mine,
+        start_revision: 1,
+        members: vec![WatchLog {
+            events: theirs,
+            start_revision: 1,
+            resumes: vec![("m3".into(), 1)],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let v = agreed(&log);
+    assert_eq!(
+        v.iter().filter(|l| l.ends_with("watches disagree")).count(),
+        3,
+        "{v:?}"
+    );
+    assert!(
+        v.contains(&"watches disagree on 2 more events".to_string()),
+        "{v:?}"
+    );
+}
